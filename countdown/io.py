@@ -1,0 +1,142 @@
+"""Reading and writing record tables (JSONL / JSON / parquet / CSV), atomically, with clear errors.
+
+Every CLI in the toolkit reads and writes through here, so bad input always produces one line that names
+the file (and line), and an output file is either complete or absent.
+"""
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any, Callable, Iterable, Iterator
+
+FORMATS = ("jsonl", "json", "parquet", "csv")
+
+
+class InputError(Exception):
+    """Bad user input (missing file, malformed line, unknown option value). CLIs print it as one line."""
+
+
+def format_of(path: str | os.PathLike, fmt: str | None = None) -> str:
+    if fmt:
+        if fmt not in FORMATS:
+            raise InputError(f"unknown format {fmt!r} (choose from {', '.join(FORMATS)})")
+        return fmt
+    suffix = Path(path).suffix.lower().lstrip(".")
+    if suffix in FORMATS:
+        return suffix
+    raise InputError(f"{path}: cannot tell the format from the extension (use .jsonl, .json, .parquet or .csv)")
+
+
+def read_rows(path: str | os.PathLike, fmt: str | None = None) -> list[dict[str, Any]]:
+    """All rows of a table file as dicts. Raises InputError naming the file and line on bad input."""
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"{path}: no such file")
+    fmt = format_of(path, fmt)
+    if fmt == "jsonl":
+        rows = []
+        with open(path, encoding="utf-8") as fh:
+            for lineno, line in enumerate(fh, 1):
+                if not line.strip():
+                    continue
+                try:
+                    row = json.loads(line)
+                except json.JSONDecodeError as exc:
+                    raise InputError(f"{path}:{lineno}: invalid JSON ({exc.msg})") from None
+                if not isinstance(row, dict):
+                    raise InputError(f"{path}:{lineno}: expected a JSON object, got {type(row).__name__}")
+                rows.append(row)
+        return rows
+    if fmt == "json":
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except json.JSONDecodeError as exc:
+            raise InputError(f"{path}:{exc.lineno}: invalid JSON ({exc.msg})") from None
+        if isinstance(data, dict):  # column-oriented {"col": [...]} as pandas writes it
+            data = _columns_to_rows(data, path)
+        if not isinstance(data, list) or not all(isinstance(r, dict) for r in data):
+            raise InputError(f"{path}: expected a list of JSON objects")
+        return data
+    import pandas as pd
+
+    try:
+        frame = pd.read_parquet(path) if fmt == "parquet" else pd.read_csv(path)
+    except Exception as exc:  # pyarrow/pandas raise many types for corrupt files
+        raise InputError(f"{path}: cannot read {fmt} ({type(exc).__name__}: {exc})") from None
+    return [_plain(r) for r in frame.to_dict(orient="records")]
+
+
+def _columns_to_rows(data: dict, path: Path) -> list[dict]:
+    cols = list(data)
+    if not cols or not all(isinstance(data[c], (list, dict)) for c in cols):
+        raise InputError(f"{path}: expected a list of JSON objects or a dict of columns")
+    values = [list(data[c].values()) if isinstance(data[c], dict) else data[c] for c in cols]
+    return [dict(zip(cols, vals)) for vals in zip(*values)]
+
+
+def _plain(value: Any) -> Any:
+    """numpy/pandas values from parquet -> plain Python (lists, ints, None)."""
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if hasattr(value, "tolist"):
+        return _plain(value.tolist())
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    if isinstance(value, float) and value != value:  # NaN from a missing CSV/parquet cell
+        return None
+    return value
+
+
+@contextlib.contextmanager
+def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
+    """Yield a temporary path beside `path`; rename it onto `path` only if the block succeeds."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    try:
+        yield Path(tmp)
+        os.replace(tmp, path)
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+
+
+def write_rows(rows: Iterable[dict[str, Any]], path: str | os.PathLike, fmt: str | None = None) -> Path:
+    """Write rows to `path` atomically in the format its extension (or `fmt`) names."""
+    path = Path(path)
+    fmt = format_of(path, fmt)
+    rows = list(rows)
+    with atomic_path(path) as tmp:
+        if fmt == "jsonl":
+            with open(tmp, "w", encoding="utf-8") as fh:
+                for row in rows:
+                    fh.write(json.dumps(row, ensure_ascii=False) + "\n")
+        elif fmt == "json":
+            tmp.write_text(json.dumps(rows, ensure_ascii=False, indent=1), encoding="utf-8")
+        else:
+            import pandas as pd
+
+            frame = pd.DataFrame(rows)
+            if fmt == "parquet":
+                frame.to_parquet(tmp, index=False)
+            else:
+                frame.to_csv(tmp, index=False)
+    return path
+
+
+def run_cli(main: Callable[[list[str] | None], int | None], argv: list[str] | None = None) -> None:
+    """Run a CLI main; InputError becomes one `error: ...` line on stderr and exit code 2."""
+    try:
+        code = main(argv)
+    except InputError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        sys.exit(2)
+    except KeyboardInterrupt:
+        print("interrupted: finished work is kept; re-run the same command to resume", file=sys.stderr)
+        sys.exit(130)
+    sys.exit(code or 0)

@@ -1,0 +1,46 @@
+"""Prompt templates, selectable by name.
+
+- `base`: the TinyZero-style User/Assistant preamble for base models, ending inside `<think>` so the model
+  continues its reasoning directly.
+- `chat`: the same request rendered through the tokenizer's own chat template (instruct models), with the
+  assistant turn opened by the same "Let me solve this step by step." + `<think>` prefix.
+"""
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+TEMPLATES = ("base", "chat")
+ASSISTANT_PREFIX = "Let me solve this step by step.\n<think>"
+
+_SYSTEM = ("A conversation between User and Assistant. The User poses a problem; the Assistant first thinks "
+           "it through, then gives the answer.")
+
+
+def task_text(numbers: Sequence[int], target: int) -> str:
+    """The instruction shared by every template (our own wording of the TinyZero task statement)."""
+    nums = ", ".join(str(n) for n in numbers)
+    return (f"Using the numbers [{nums}], write an equation that equals {target}. You may use + - * / and "
+            "parentheses, and each number must be used exactly once. Think it through inside <think> </think> "
+            "tags, then give only the final equation inside <answer> </answer> tags, for example "
+            "<answer> (1 + 2) / 3 </answer>.")
+
+
+def chat_messages(numbers: Sequence[int], target: int) -> list[dict[str, str]]:
+    return [{"role": "system", "content": _SYSTEM}, {"role": "user", "content": task_text(numbers, target)}]
+
+
+def base_prompt(numbers: Sequence[int], target: int) -> str:
+    return f"{_SYSTEM}\nUser: {task_text(numbers, target)}\nAssistant: {ASSISTANT_PREFIX}"
+
+
+def render_prompt(numbers: Sequence[int], target: int, template: str = "base", tokenizer: Any = None) -> str:
+    """The prompt text for a problem under the named template."""
+    if template == "base":
+        return base_prompt(numbers, target)
+    if template == "chat":
+        if tokenizer is None or not getattr(tokenizer, "chat_template", None):
+            raise ValueError("the 'chat' template needs a tokenizer with a chat template (use 'base' otherwise)")
+        text = tokenizer.apply_chat_template(chat_messages(numbers, target), tokenize=False,
+                                             add_generation_prompt=True)
+        return text + ASSISTANT_PREFIX
+    raise ValueError(f"unknown prompt template {template!r} (choose from {', '.join(TEMPLATES)})")

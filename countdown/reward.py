@@ -1,0 +1,180 @@
+"""Answer extraction and the safe Countdown reward.
+
+The reward follows the paper's semantics: 1.0 for a correct equation that uses every given number exactly
+once, 0.1 for an <answer> that is present but wrong (bad value, misused numbers, or not a plain + - * /
+expression), 0.0 when there is no answer at all.
+
+Unlike the reference implementation this never calls `eval`: the answer goes through a small
+recursive-descent parser over integers, + - * / and parentheses with exact Fraction arithmetic. Inputs
+are capped in length and nesting depth before any work is done, so every call is bounded, whatever the
+completion holds (exponent towers, thousands of parentheses, unicode digits, floats, division by zero).
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from fractions import Fraction
+from typing import Any, Sequence
+
+MAX_ANSWER_CHARS = 256   # a real 3-4 number answer is < 60 chars; longer is never worth parsing
+MAX_DEPTH = 24           # parenthesis nesting allowed in an answer
+
+_ANSWER_OPEN, _ANSWER_CLOSE = "<answer>", "</answer>"
+_ALLOWED = re.compile(r"[0-9+\-*/() \t\n]*")
+_TOKEN = re.compile(r"\s*(?:([0-9]+)|(.))")
+_ASSISTANT_MARKERS = ("<|im_start|>assistant", "Assistant:")
+
+
+@dataclass(frozen=True)
+class RewardConfig:
+    correct: float = 1.0
+    format: float = 0.1   # answer present but wrong
+    none: float = 0.0     # no answer
+
+
+DEFAULT = RewardConfig()
+
+
+@dataclass(frozen=True)
+class Grade:
+    """Why a completion scored what it did."""
+
+    status: str               # correct | wrong_value | wrong_numbers | unparsable | no_answer
+    answer: str | None = None
+    value: Fraction | None = None
+
+    @property
+    def correct(self) -> bool:
+        return self.status == "correct"
+
+
+def extract_answer(completion: str) -> str | None:
+    """The text inside the last <answer>...</answer> of the completion, stripped, or None."""
+    end = completion.rfind(_ANSWER_CLOSE)
+    if end < 0:
+        return None
+    start = completion.rfind(_ANSWER_OPEN, 0, end)
+    if start < 0:
+        return None
+    return completion[start + len(_ANSWER_OPEN):end].strip()
+
+
+class _ParseError(Exception):
+    pass
+
+
+class _Parser:
+    """expr := term (('+'|'-') term)* ; term := factor (('*'|'/') factor)* ; factor := INT | '(' expr ')'"""
+
+    def __init__(self, text: str):
+        self.tokens: list[str] = []
+        self.literals: list[int] = []
+        for number, other in _TOKEN.findall(text):
+            self.tokens.append(number or other)
+        self.pos = 0
+
+    def parse(self) -> Fraction:
+        value = self._expr(0)
+        if self.pos != len(self.tokens):
+            raise _ParseError("trailing tokens")
+        return value
+
+    def _peek(self) -> str | None:
+        return self.tokens[self.pos] if self.pos < len(self.tokens) else None
+
+    def _expr(self, depth: int) -> Fraction:
+        value = self._term(depth)
+        while (op := self._peek()) in ("+", "-"):
+            self.pos += 1
+            rhs = self._term(depth)
+            value = value + rhs if op == "+" else value - rhs
+        return value
+
+    def _term(self, depth: int) -> Fraction:
+        value = self._factor(depth)
+        while (op := self._peek()) in ("*", "/"):
+            self.pos += 1
+            if self._peek() in ("*", "/"):  # '**' and '//' are not Countdown operators
+                raise _ParseError(f"operator {op}{self._peek()}")
+            rhs = self._factor(depth)
+            if op == "*":
+                value = value * rhs
+            elif rhs == 0:
+                raise _ParseError("division by zero")
+            else:
+                value = value / rhs
+        return value
+
+    def _factor(self, depth: int) -> Fraction:
+        token = self._peek()
+        if token is None:
+            raise _ParseError("unexpected end")
+        self.pos += 1
+        if token == "(":
+            if depth >= MAX_DEPTH:
+                raise _ParseError("nesting too deep")
+            value = self._expr(depth + 1)
+            if self._peek() != ")":
+                raise _ParseError("missing )")
+            self.pos += 1
+            return value
+        if token.isdigit():
+            number = int(token)
+            self.literals.append(number)
+            return Fraction(number)
+        raise _ParseError(f"unexpected {token!r}")
+
+
+def evaluate(expression: str) -> tuple[Fraction, list[int]]:
+    """Exact value of a + - * / expression and the integer literals it uses. Raises ValueError."""
+    if len(expression) > MAX_ANSWER_CHARS:
+        raise ValueError("expression too long")
+    if not _ALLOWED.fullmatch(expression):
+        raise ValueError("characters other than digits, + - * / and parentheses")
+    parser = _Parser(expression)
+    try:
+        value = parser.parse()
+    except _ParseError as exc:
+        raise ValueError(str(exc)) from None
+    return value, parser.literals
+
+
+def grade(completion: str, numbers: Sequence[int], target: int) -> Grade:
+    """Classify a completion's final answer against the problem."""
+    answer = extract_answer(completion)
+    if answer is None:
+        return Grade("no_answer")
+    try:
+        value, used = evaluate(answer)
+    except ValueError:
+        return Grade("unparsable", answer)
+    if sorted(used) != sorted(numbers):
+        return Grade("wrong_numbers", answer, value)
+    if value != target:
+        return Grade("wrong_value", answer, value)
+    return Grade("correct", answer, value)
+
+
+def score(completion: str, numbers: Sequence[int], target: int, config: RewardConfig = DEFAULT) -> float:
+    """The reward of a completion: config.correct, config.format (answer present but wrong) or config.none."""
+    status = grade(completion, numbers, target).status
+    if status == "correct":
+        return config.correct
+    if status == "no_answer":
+        return config.none
+    return config.format
+
+
+def compute_score(data_source: str, solution_str: str, ground_truth: dict[str, Any],
+                  extra_info: dict[str, Any] | None = None) -> float:
+    """veRL's custom reward signature. `ground_truth` is {"target": int, "numbers": [int, ...]}.
+
+    veRL may pass the decoded prompt + response; the prompt's own format example must not be graded,
+    so only the text after the assistant marker counts when one is present.
+    """
+    for marker in _ASSISTANT_MARKERS:
+        cut = solution_str.find(marker)
+        if cut >= 0:
+            solution_str = solution_str[cut + len(marker):]
+            break
+    return score(solution_str, list(ground_truth["numbers"]), int(ground_truth["target"]))

