@@ -1,0 +1,512 @@
+"""The paper's figure types, drawn from results tables (and priming manifests) with matplotlib.
+
+Every plotting function takes a loaded results frame (analysis.results.load_results) and returns a
+matplotlib Figure, so tests and notebooks can inspect axes, lines and legends; `make_figures` draws them
+all and saves PNG + PDF per figure. Colors come from one mapping per run (`condition_colors`), so a
+condition keeps its color in every figure.
+
+    python -m analysis.figures runs/demo/results/*.csv --out runs/demo/figures
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Sequence
+
+import matplotlib
+
+matplotlib.use("Agg")  # files only; never needs a display
+import matplotlib.pyplot as plt  # noqa: E402
+import pandas as pd  # noqa: E402
+from matplotlib.figure import Figure  # noqa: E402
+
+from analysis import paper_numbers  # noqa: E402
+from analysis.results import condition_order, load_results  # noqa: E402
+from countdown.io import InputError, atomic_path, run_cli  # noqa: E402
+from countdown.records import BEHAVIORS, RESULTS_BEHAVIOR_COLUMNS  # noqa: E402
+
+BEHAVIOR_TITLES = {
+    "verification": "Verification",
+    "backtracking": "Backtracking",
+    "subgoal_setting": "Subgoal setting",
+    "backward_chaining": "Backward chaining",
+}
+STEP_LABEL = "RL step"
+ACCURACY_LABEL = "accuracy (share correct)"
+PAPER_GID = "paper-reference"  # gid of reference artists, so they can be told apart from measured lines
+
+# Conditions that should look alike across every run get pinned colors (tab10 hues); anything else takes
+# the next unused color in a fixed order, assigned over the sorted set of names in this run.
+PINNED_COLORS = {
+    "all_strategies": "#1f77b4", "incorrect_only": "#ff7f0e", "no_positive": "#ff7f0e",
+    "negative_control": "#7f7f7f", "no_priming": "#7f7f7f", "base": "#7f7f7f", "unprimed": "#7f7f7f",
+    "only_backtracking": "#2ca02c", "backtracking_verification": "#d62728",
+    "backtracking_backward": "#9467bd", "backtracking_subgoal": "#8c564b",
+    "empty_cot": "#e377c2", "dots": "#bcbd22", "human_cot": "#17becf",
+    "qwen": "#9467bd", "llama": "#8c564b",
+    "cpt_rich": "#2ca02c", "cpt_minimal": "#d62728",
+}
+_PALETTE = [matplotlib.colors.to_hex(c) for c in plt.get_cmap("tab20").colors] + \
+    [matplotlib.colors.to_hex(c) for c in plt.get_cmap("Dark2").colors]
+
+FIGURES = ("accuracy", "behaviors", "response_length", "priming_composition", "final_accuracy",
+           "continued_pretraining")
+
+
+def condition_colors(conditions: Sequence[str]) -> dict[str, str]:
+    """A stable condition -> color mapping: pinned names first, others in sorted order, no color reused."""
+    colors: dict[str, str] = {}
+    for name in conditions:
+        if name in PINNED_COLORS and PINNED_COLORS[name] not in colors.values():
+            colors[name] = PINNED_COLORS[name]
+    spare = [c for c in _PALETTE if c not in colors.values() and c not in PINNED_COLORS.values()]
+    spare += [c for c in _PALETTE if c not in colors.values() and c not in spare]
+    for name in sorted(set(conditions) - colors.keys()):
+        colors[name] = spare.pop(0) if spare else "#000000"
+    return colors
+
+
+def _colors_for(frame: pd.DataFrame, colors: dict[str, str] | None) -> dict[str, str]:
+    return colors if colors is not None else condition_colors(condition_order(frame))
+
+
+def _series(frame: pd.DataFrame, condition: str, column: str) -> tuple[list[int], list[float]]:
+    part = frame[frame["condition"] == condition].sort_values("step")
+    return part["step"].tolist(), part[column].tolist()
+
+
+def _plot_lines(ax, frame: pd.DataFrame, column: str, colors: dict[str, str],
+                conditions: Sequence[str] | None = None) -> None:
+    for condition in conditions or condition_order(frame):
+        steps, values = _series(frame, condition, column)
+        if not steps:
+            continue
+        # markers keep few-checkpoint toy runs readable (a single point is otherwise invisible)
+        ax.plot(steps, values, label=condition, color=colors[condition], linewidth=1.8,
+                marker="o" if len(steps) <= 30 else None, markersize=3.5)
+
+
+def _finish(ax, title: str, ylabel: str, legend: bool = True) -> None:
+    ax.set_title(title)
+    ax.set_xlabel(STEP_LABEL)
+    ax.set_ylabel(ylabel)
+    ax.grid(True, alpha=0.3)
+    handles = ax.get_legend_handles_labels()[0]
+    if legend and handles:
+        # a long legend goes beside the axes so it never hides the curves
+        outside = dict(loc="upper left", bbox_to_anchor=(1.01, 1.0)) if len(handles) > 6 else {}
+        ax.legend(fontsize=8, frameon=False, **outside)
+
+
+def _paper_reference(ax, frame: pd.DataFrame, conditions: Sequence[str], colors: dict[str, str]) -> None:
+    """Dashed line at the paper's step-250 accuracy and a hollow marker at its step-0 accuracy."""
+    x0 = int(frame["step"].min()) if len(frame) else 0
+    for condition in conditions:
+        ref = paper_numbers.paper_result(condition)
+        if ref is None:
+            continue
+        (line,) = ax.plot([], [], color=colors[condition], linestyle="--", linewidth=1.0,
+                          label=f"{condition} (paper end {ref.end:.2f})")
+        hline = ax.axhline(ref.end, color=colors[condition], linestyle="--", linewidth=1.0, alpha=0.8)
+        (start,) = ax.plot([x0], [ref.start], marker="D", markerfacecolor="none", linestyle="none",
+                           color=colors[condition])
+        for artist in (line, hline, start):
+            artist.set_gid(PAPER_GID)
+
+
+def plot_accuracy(frame: pd.DataFrame, colors: dict[str, str] | None = None, paper_reference: bool = False,
+                  title: str = "Held-out accuracy vs RL step") -> Figure:
+    """Accuracy vs step, one line per condition on one axes (the paper's Figures 1 and 3)."""
+    colors = _colors_for(frame, colors)
+    fig, ax = plt.subplots(figsize=(7, 4.5), layout="constrained")
+    _plot_lines(ax, frame, "accuracy", colors)
+    if paper_reference:
+        _paper_reference(ax, frame, condition_order(frame), colors)
+    ax.set_ylim(-0.02, 1.02)
+    _finish(ax, title, ACCURACY_LABEL)
+    return fig
+
+
+def plot_behaviors(frame: pd.DataFrame, colors: dict[str, str] | None = None,
+                   title: str = "Behaviors per response vs RL step") -> Figure:
+    """Mean count of each behavior per response vs step: four panels, one line per condition (Figs 2, 4)."""
+    colors = _colors_for(frame, colors)
+    fig, axes = plt.subplots(2, 2, figsize=(10, 7), sharex=True, layout="constrained")
+    for i, (ax, behavior) in enumerate(zip(axes.flat, BEHAVIORS)):
+        avg_column, _ = RESULTS_BEHAVIOR_COLUMNS[behavior]
+        _plot_lines(ax, frame, avg_column, colors)
+        ax.set_ylim(bottom=0)
+        _finish(ax, BEHAVIOR_TITLES[behavior], "mean count per response", legend=i == 0)
+    fig.suptitle(title)
+    return fig
+
+
+def plot_response_length(frame: pd.DataFrame, colors: dict[str, str] | None = None,
+                         title: str = "Response length vs RL step") -> Figure:
+    colors = _colors_for(frame, colors)
+    fig, ax = plt.subplots(figsize=(7, 4.5), layout="constrained")
+    _plot_lines(ax, frame, "response_length", colors)
+    ax.set_ylim(bottom=0)
+    _finish(ax, title, "mean response length (characters)")
+    return fig
+
+
+def plot_final_accuracy(frame: pd.DataFrame, colors: dict[str, str] | None = None,
+                        correct: str = "all_strategies", incorrect: str = "incorrect_only",
+                        exclude: Sequence[str] = (), paper_reference: bool = False) -> Figure:
+    """Start and final accuracy per condition (bars), and correct vs incorrect-only priming curves (Fig 5).
+
+    The correct/incorrect pair is placed first and side by side; the right panel appears when at least one
+    of the two is in the frame.
+    """
+    colors = _colors_for(frame, colors)
+    names = [c for c in condition_order(frame) if c not in exclude]
+    pair = [c for c in (correct, incorrect) if c in names]
+    names = pair + [c for c in names if c not in pair]
+    ncols = 2 if pair else 1
+    fig, axes = plt.subplots(1, ncols, figsize=(6 + 4 * ncols, 4.5), layout="constrained", squeeze=False)
+    ax = axes[0, 0]
+    width = 0.38
+    xs = range(len(names))
+    starts, ends = [], []
+    for name in names:
+        part = frame[frame["condition"] == name].sort_values("step")
+        starts.append(part["accuracy"].iloc[0])
+        ends.append(part["accuracy"].iloc[-1])
+    ax.bar([x - width / 2 for x in xs], starts, width, label="first checkpoint",
+           color=[colors[n] for n in names], alpha=0.35, edgecolor=[colors[n] for n in names])
+    ax.bar([x + width / 2 for x in xs], ends, width, label="final checkpoint", color=[colors[n] for n in names])
+    if paper_reference:
+        labelled = False
+        for x, name in zip(xs, names):
+            ref = paper_numbers.paper_result(name)
+            if ref is not None:
+                (mark,) = ax.plot([x + width / 2], [ref.end], marker="_", markersize=18, color="black",
+                                  linestyle="none", label=None if labelled else "paper end (step 250)")
+                mark.set_gid(PAPER_GID)
+                labelled = True
+    ax.set_xticks(list(xs), names, rotation=30, ha="right", fontsize=8)
+    ax.set_ylim(0, 1.02)
+    ax.set_title("Accuracy before and after RL per condition")
+    ax.set_ylabel(ACCURACY_LABEL)
+    ax.grid(True, axis="y", alpha=0.3)
+    ax.legend(fontsize=8, frameon=False)
+    if pair:
+        right = axes[0, 1]
+        _plot_lines(right, frame, "accuracy", colors, conditions=pair)
+        right.set_ylim(-0.02, 1.02)
+        _finish(right, "Correct vs incorrect-only priming", ACCURACY_LABEL)
+    return fig
+
+
+def plot_continued_pretraining(frame: pd.DataFrame, conditions: Sequence[str],
+                               colors: dict[str, str] | None = None, paper_reference: bool = False) -> Figure:
+    """Behavior-rich vs behavior-minimal continued pretraining: accuracy and total behaviors vs step (Fig 6)."""
+    colors = _colors_for(frame, colors)
+    part = frame[frame["condition"].isin(conditions)]
+    fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4.5), layout="constrained")
+    _plot_lines(left, part, "accuracy", colors, conditions=conditions)
+    if paper_reference:
+        _paper_reference(left, part, conditions, colors)
+    left.set_ylim(-0.02, 1.02)
+    _finish(left, "Accuracy after continued pretraining", ACCURACY_LABEL)
+    avg_columns = [RESULTS_BEHAVIOR_COLUMNS[b][0] for b in BEHAVIORS]
+    part = part.assign(all_behaviors=part[avg_columns].sum(axis=1, min_count=1))
+    _plot_lines(right, part, "all_behaviors", colors, conditions=conditions)
+    right.set_ylim(bottom=0)
+    _finish(right, "All four behaviors per response", "mean count per response (sum of 4)")
+    return fig
+
+
+# --- priming manifests ----------------------------------------------------------------------------------
+
+@dataclass
+class PrimingSet:
+    """One priming condition's composition, normalized from a priming manifest."""
+
+    condition: str
+    behaviors: dict[str, float]       # behavior -> value in `metric` units
+    metric: str                       # "mean count per trace" or "share of traces"
+    n_traces: int | None = None
+    share_correct: float | None = None
+    source: str = ""
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+# Keys tried, in order, when reading a manifest (priming.build writes manifest.json; older or hand-made
+# files may use the other spellings).
+_BEHAVIOR_TABLE_KEYS = ("behaviors", "behavior_table", "behavior_summary", "behavior_stats",
+                        "behavior_frequency", "behavior_counts", "behavior_means")
+_MEAN_KEYS = ("mean", "avg", "average", "mean_count", "mean_per_trace", "per_trace")
+_SHARE_KEYS = ("share", "frequency", "fraction", "rate", "share_with", "share_traces", "present")
+_TOTAL_KEYS = ("total", "sum", "count")
+_N_KEYS = ("n_traces", "num_traces", "traces", "n", "rows", "total", "size", "num_examples", "n_examples")
+
+
+def _first(d: dict, keys: Sequence[str]):
+    for k in keys:
+        if k in d and d[k] is not None:
+            return k, d[k]
+    return None, None
+
+
+def _behavior_name(key: str) -> str | None:
+    if key in BEHAVIORS:
+        return key
+    for behavior, cols in RESULTS_BEHAVIOR_COLUMNS.items():
+        if key in cols:
+            return behavior
+    return None
+
+
+def _parse_set(data: dict, source: str, default_name: str) -> PrimingSet:
+    name = data.get("condition") or data.get("name") or default_name
+    counts = data.get("counts") if isinstance(data.get("counts"), dict) else {}
+    _, n = _first(data, _N_KEYS)
+    if n is None or isinstance(n, (dict, list)):
+        _, n = _first(counts, _N_KEYS)
+    n = int(n) if isinstance(n, (int, float)) else None
+    share_correct = data.get("share_correct", counts.get("share_correct"))
+    n_correct = data.get("n_correct", counts.get("correct"))
+    if share_correct is None and isinstance(n_correct, (int, float)) and n:
+        share_correct = n_correct / n
+    _, table = _first(data, _BEHAVIOR_TABLE_KEYS)
+    if table is None:
+        raise InputError(f"{source}: priming manifest for {name!r} has no behavior table "
+                         f"(expected one of the keys {', '.join(_BEHAVIOR_TABLE_KEYS)})")
+    if isinstance(table, list):  # [{"behavior": ..., "mean": ...}, ...]
+        table = {row.get("behavior"): row for row in table if isinstance(row, dict)}
+    if not isinstance(table, dict):
+        raise InputError(f"{source}: the behavior table for {name!r} must be an object or a list of rows")
+    means: dict[str, float] = {}
+    shares: dict[str, float] = {}
+    for key, value in table.items():
+        behavior = _behavior_name(str(key))
+        if behavior is None:
+            continue
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            means[behavior] = float(value)
+        elif isinstance(value, dict):
+            k, v = _first(value, _MEAN_KEYS)
+            if v is not None:
+                means[behavior] = float(v)
+                continue
+            k, v = _first(value, _SHARE_KEYS)
+            if v is not None:
+                shares[behavior] = float(v)
+                continue
+            k, v = _first(value, _TOTAL_KEYS)
+            if v is not None and n:
+                means[behavior] = float(v) / n
+    if len(means) == len(BEHAVIORS):
+        values, metric = means, "mean count per trace"
+    elif len(shares) == len(BEHAVIORS):
+        values, metric = shares, "share of traces"
+    elif means or shares:
+        values, metric = (means, "mean count per trace") if len(means) >= len(shares) else \
+            (shares, "share of traces")
+        values = {b: values.get(b, float("nan")) for b in BEHAVIORS}
+    else:
+        raise InputError(f"{source}: priming manifest for {name!r} has no numbers for the behaviors "
+                         f"{', '.join(BEHAVIORS)}")
+    return PrimingSet(condition=str(name), behaviors=values, metric=metric, n_traces=n,
+                      share_correct=None if share_correct is None else float(share_correct), source=source)
+
+
+def read_priming_manifest(path: str | os.PathLike) -> list[PrimingSet]:
+    """Priming-set compositions from a manifest.json written by `python -m priming.build`.
+
+    Accepted shapes (tolerant, because hand-made files should work too):
+    - one set: {"condition": NAME, "counts": {"traces"|"n_traces": N, "correct": K, ...},
+      "behaviors": {BEHAVIOR: number | {"mean": m, "share": s, "total": t}}} ("behavior_table" and similar
+      spellings also work; BEHAVIOR may be a behavior name or its results column, e.g. avg_verifications);
+    - several sets: {"conditions": {NAME: one-set, ...}} or {"sets": [one-set, ...]} or a list of sets.
+    The condition name defaults to the manifest's folder name. Means are preferred over shares.
+    """
+    path = Path(path)
+    if path.is_dir():
+        path = path / "manifest.json"
+    if not path.is_file():
+        raise InputError(f"{path}: no such priming manifest")
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as exc:
+        raise InputError(f"{path}:{exc.lineno}: invalid JSON ({exc.msg})") from None
+    default = path.parent.name
+    if isinstance(data, dict) and isinstance(data.get("conditions"), dict):
+        return [_parse_set({"condition": k, **v}, str(path), k) for k, v in data["conditions"].items()
+                if isinstance(v, dict)]
+    if isinstance(data, dict) and isinstance(data.get("sets"), list):
+        data = data["sets"]
+    if isinstance(data, list):
+        return [_parse_set(d, str(path), default) for d in data if isinstance(d, dict)]
+    if isinstance(data, dict):
+        return [_parse_set(data, str(path), default)]
+    raise InputError(f"{path}: expected a JSON object (a priming manifest)")
+
+
+def plot_priming_composition(sets: Sequence[PrimingSet], colors: dict[str, str] | None = None) -> Figure:
+    """Behavior frequency per priming condition as grouped bars (one group per behavior), plus the share of
+    correct answers per set when the manifests give it."""
+    names = list(dict.fromkeys(s.condition for s in sets))
+    colors = colors if colors is not None else condition_colors(names)
+    colors = {**condition_colors(names), **colors}
+    with_correct = [s for s in sets if s.share_correct is not None]
+    ncols = 2 if with_correct else 1
+    fig, axes = plt.subplots(1, ncols, figsize=(7 + 3.5 * (ncols - 1), 4.5), layout="constrained",
+                             squeeze=False, gridspec_kw={"width_ratios": [2, 1][:ncols]})
+    ax = axes[0, 0]
+    width = 0.8 / max(len(sets), 1)
+    for i, s in enumerate(sets):
+        xs = [j - 0.4 + width * (i + 0.5) for j in range(len(BEHAVIORS))]
+        label = s.condition if s.n_traces is None else f"{s.condition} (n={s.n_traces})"
+        ax.bar(xs, [s.behaviors.get(b, float("nan")) for b in BEHAVIORS], width, label=label,
+               color=colors[s.condition])
+    ax.set_xticks(range(len(BEHAVIORS)), [BEHAVIOR_TITLES[b] for b in BEHAVIORS])
+    metrics = sorted({s.metric for s in sets})
+    ax.set_ylabel(" / ".join(metrics))
+    ax.set_title("Behaviors in the priming sets")
+    ax.grid(True, axis="y", alpha=0.3)
+    ax.legend(fontsize=8, frameon=False)
+    if with_correct:
+        right = axes[0, 1]
+        right.bar(range(len(with_correct)), [s.share_correct for s in with_correct],
+                  color=[colors[s.condition] for s in with_correct])
+        right.set_xticks(range(len(with_correct)), [s.condition for s in with_correct], rotation=30,
+                         ha="right", fontsize=8)
+        right.set_ylim(0, 1.02)
+        right.set_ylabel("share of traces with a correct answer")
+        right.set_title("Correct answers in the priming sets")
+        right.grid(True, axis="y", alpha=0.3)
+    return fig
+
+
+# --- all figures ----------------------------------------------------------------------------------------
+
+@dataclass
+class FigureResult:
+    name: str
+    figure: Figure | None
+    paths: list[Path]
+    skipped: str | None = None   # why the figure was not drawn (missing conditions / manifests)
+
+
+def default_cpt_conditions(conditions: Sequence[str]) -> list[str]:
+    return [c for c in conditions if c.lower().startswith("cpt") or "_cpt" in c.lower()]
+
+
+def build_figures(frame: pd.DataFrame, manifests: Sequence[PrimingSet] = (), paper_reference: bool = False,
+                  correct: str = "all_strategies", incorrect: str = "incorrect_only",
+                  cpt_conditions: Sequence[str] | None = None) -> dict[str, tuple[Figure | None, str | None]]:
+    """Every figure that the inputs allow: name -> (Figure, None) or (None, reason it was skipped)."""
+    conditions = condition_order(frame)
+    colors = condition_colors(list(dict.fromkeys([*conditions, *(s.condition for s in manifests)])))
+    cpt = list(cpt_conditions) if cpt_conditions is not None else default_cpt_conditions(conditions)
+    cpt = [c for c in cpt if c in conditions]
+    non_cpt = frame[~frame["condition"].isin(cpt)] if cpt and len(cpt) < len(conditions) else frame
+    out: dict[str, tuple[Figure | None, str | None]] = {
+        "accuracy": (plot_accuracy(frame, colors, paper_reference), None),
+        "behaviors": (plot_behaviors(frame, colors), None),
+        "response_length": (plot_response_length(frame, colors), None),
+    }
+    out["priming_composition"] = (plot_priming_composition(manifests, colors), None) if manifests else \
+        (None, "no priming manifests given (--manifests)")
+    out["final_accuracy"] = (plot_final_accuracy(non_cpt, colors, correct, incorrect,
+                                                 paper_reference=paper_reference), None)
+    out["continued_pretraining"] = (
+        (plot_continued_pretraining(frame, cpt, colors, paper_reference), None) if cpt else
+        (None, "no continued-pretraining conditions (names starting with cpt, or --cpt-conditions)"))
+    return out
+
+
+def save_figure(fig: Figure, out_dir: Path, name: str, formats: Sequence[str] = ("png", "pdf")) -> list[Path]:
+    paths = []
+    for fmt in formats:
+        path = out_dir / f"{name}.{fmt}"
+        with atomic_path(path) as tmp:
+            fig.savefig(tmp, format=fmt, dpi=150)
+        paths.append(path)
+    return paths
+
+
+def make_figures(frame: pd.DataFrame, out_dir: str | os.PathLike, manifests: Sequence[PrimingSet] = (),
+                 paper_reference: bool = False, correct: str = "all_strategies",
+                 incorrect: str = "incorrect_only", cpt_conditions: Sequence[str] | None = None,
+                 close: bool = True) -> list[FigureResult]:
+    """Draw and save every figure (PNG + PDF) into out_dir; close them unless `close` is False."""
+    out_dir = Path(out_dir)
+    results = []
+    for name, (fig, reason) in build_figures(frame, manifests, paper_reference, correct, incorrect,
+                                             cpt_conditions).items():
+        paths = save_figure(fig, out_dir, name) if fig is not None else []
+        results.append(FigureResult(name, fig, paths, reason))
+        if fig is not None and close:
+            plt.close(fig)
+    return results
+
+
+def load_manifests(paths: Sequence[str | os.PathLike]) -> list[PrimingSet]:
+    sets: list[PrimingSet] = []
+    for p in paths:
+        sets.extend(read_priming_manifest(p))
+    return sets
+
+
+EPILOG = """examples:
+  python -m analysis.figures runs/demo/results/results.csv --out runs/demo/figures
+  python -m analysis.figures a.csv b.parquet --conditions all_strategies incorrect_only --paper-reference \\
+      --manifests runs/demo/priming/*/manifest.json --out figs
+
+Writes NAME.png and NAME.pdf for accuracy, behaviors, response_length, final_accuracy, and (when the inputs
+allow) priming_composition and continued_pretraining, plus report.md embedding them. Input tables need the
+columns of the results schema: condition, step, avg_verifications, avg_backtracking, avg_subgoals,
+avg_backwards, total_verifications, total_backtracking, total_subgoals, total_backwards, accuracy,
+response_length.
+"""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m analysis.figures", epilog=EPILOG,
+                                formatter_class=argparse.RawDescriptionHelpFormatter,
+                                description="Draw the paper's figures (PNG + PDF) and a markdown report "
+                                            "from one or more results tables.")
+    p.add_argument("results", nargs="+", help="results tables (.csv, .parquet, .jsonl, .json)")
+    p.add_argument("--out", required=True, help="output folder for the figures and report.md")
+    p.add_argument("--conditions", nargs="+", help="only these conditions, in this order")
+    p.add_argument("--manifests", nargs="+", default=[],
+                   help="priming manifest.json files (or their folders) for the composition figure")
+    p.add_argument("--paper-reference", action="store_true",
+                   help="draw the paper's start/end accuracies as reference markers / dashed lines")
+    p.add_argument("--correct", default="all_strategies", help="condition primed with correct traces")
+    p.add_argument("--incorrect", default="incorrect_only", help="condition primed with incorrect-only traces")
+    p.add_argument("--cpt-conditions", nargs="+",
+                   help="continued-pretraining conditions (default: names starting with 'cpt')")
+    p.add_argument("--title", default="Results report", help="report title")
+    p.add_argument("--seed", type=int, default=0, help="unused (figures are deterministic); kept for the "
+                                                        "toolkit's CLI convention")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    from analysis.report import write_report
+
+    args = build_parser().parse_args(argv)
+    # read and validate everything before writing anything, so bad input leaves no partial output
+    frame = load_results(args.results, args.conditions)
+    manifests = load_manifests(args.manifests)
+    out = Path(args.out)
+    results = make_figures(frame, out, manifests, args.paper_reference, args.correct, args.incorrect,
+                           args.cpt_conditions)
+    report = write_report(frame, results, out / "report.md", title=args.title,
+                          paper_reference=True, sources=[str(p) for p in args.results])
+    for r in results:
+        print(f"{r.name}: " + (", ".join(str(p) for p in r.paths) if r.paths else f"skipped ({r.skipped})"))
+    print(f"report: {report}")
+    return 0
+
+
+if __name__ == "__main__":
+    run_cli(main)

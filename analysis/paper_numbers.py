@@ -1,0 +1,68 @@
+"""The paper's headline numbers (Gandhi et al. 2025, arXiv 2503.01307), as facts for comparison.
+
+Held-out Countdown accuracy at RL step 0 and at the end of training (step 250), from the paper's headline
+table (../shared/PAPER.md). Figures can draw them as dashed reference lines (`--paper-reference`) and the
+report puts them beside the measured numbers. Our toy-scale runs are not expected to match them in level,
+only possibly in direction.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+PAPER = "Gandhi et al. 2025, Cognitive Behaviors that Enable Self-Improving Reasoners (arXiv 2503.01307)"
+PAPER_FINAL_STEP = 250
+
+
+@dataclass(frozen=True)
+class PaperResult:
+    key: str            # our name for the row
+    description: str    # the row as the paper's table names it
+    start: float        # accuracy at step 0
+    end: float          # accuracy at step 250
+    max: float | None = None  # best checkpoint where the paper reports it separately
+
+
+HEADLINE: tuple[PaperResult, ...] = (
+    PaperResult("qwen_no_priming", "Qwen-2.5-3B, no priming", 0.01, 0.54, 0.61),
+    PaperResult("llama_no_priming", "Llama-3.2-3B, no priming", 0.00, 0.34, 0.35),
+    PaperResult("all_strategies", "Llama primed all_strategies", 0.35, 0.74),
+    PaperResult("only_backtracking", "Llama primed only_backtracking", 0.41, 0.77),
+    PaperResult("backtracking_verification", "Llama primed backtracking_verification", 0.42, 0.77),
+    PaperResult("backtracking_backward", "Llama primed backtracking_backward", 0.31, 0.77),
+    PaperResult("backtracking_subgoal", "Llama primed backtracking_subgoal", 0.18, 0.71),
+    PaperResult("no_positive", "Llama primed with incorrect-answer traces (no_positive)", 0.28, 0.74),
+    PaperResult("empty_cot", "Llama empty_cot control", 0.06, 0.41),
+    PaperResult("dots", "Llama dots (length-matched) control", 0.11, 0.38),
+    PaperResult("cpt_rich", "Llama continued-pretrained on behavior-rich OpenWebMath", 0.00, 0.49),
+    PaperResult("cpt_minimal", "Llama continued-pretrained on behavior-minimal OpenWebMath", 0.00, 0.37),
+)
+BY_KEY = {r.key: r for r in HEADLINE}
+
+# Share of correct answers in the paper's (unfiltered) priming sets, per condition.
+PRIMING_SHARE_CORRECT: dict[str, float] = {
+    "all_strategies": 0.43, "backtracking_verification": 0.44, "only_backtracking": 0.42,
+    "backtracking_backward": 0.38, "backtracking_subgoal": 0.28, "empty_cot": 0.19,
+}
+
+# Our condition names -> the paper row they correspond to. `incorrect_only` is our synthesizer's name for
+# the paper's no_positive control; the toy base model plays the role of unprimed Llama (it lacks the
+# behaviors), so unprimed / negative-control runs compare with that row.
+ALIASES: dict[str, str] = {
+    "incorrect_only": "no_positive",
+    "qwen": "qwen_no_priming", "qwen_base": "qwen_no_priming",
+    "llama": "llama_no_priming", "llama_base": "llama_no_priming",
+    "no_priming": "llama_no_priming", "unprimed": "llama_no_priming", "base": "llama_no_priming",
+    "negative_control": "llama_no_priming",
+    "cpt_behavior_rich": "cpt_rich", "cpt_behavior_minimal": "cpt_minimal",
+}
+
+
+def paper_result(condition: str) -> PaperResult | None:
+    """The paper row for one of our condition names (exact key, alias, or with a llama_/qwen_ prefix)."""
+    name = condition.strip().lower().replace("-", "_")
+    for candidate in (name, name.removeprefix("llama_"), name.removeprefix("primed_")):
+        if candidate in BY_KEY:
+            return BY_KEY[candidate]
+        if candidate in ALIASES:
+            return BY_KEY[ALIASES[candidate]]
+    return None

@@ -1,0 +1,150 @@
+"""A markdown report from results tables: accuracy summary per condition, behaviors, figures, paper numbers.
+
+`python -m analysis.figures` writes it next to the figures; `python -m analysis.reproduce` adds a
+measured-outcome paragraph at the top. Figures are embedded by relative path, so the folder can be moved.
+"""
+from __future__ import annotations
+
+import argparse
+import math
+import os
+from pathlib import Path
+from typing import Sequence
+
+import pandas as pd
+
+from analysis import paper_numbers
+from analysis.results import condition_order, load_results, summarize
+from countdown.io import atomic_path, run_cli
+from countdown.records import BEHAVIORS, RESULTS_BEHAVIOR_COLUMNS
+
+FIGURE_CAPTIONS = {
+    "accuracy": "Held-out accuracy per condition vs RL step.",
+    "behaviors": "Mean count of each behavior per response vs RL step (rule judge unless stated otherwise).",
+    "response_length": "Mean response length in characters vs RL step.",
+    "priming_composition": "Behaviors in the priming sets (and their share of correct answers).",
+    "final_accuracy": "Accuracy at the first and last checkpoint per condition; correct vs incorrect-only "
+                      "priming side by side.",
+    "continued_pretraining": "Behavior-rich vs behavior-minimal continued pretraining.",
+}
+
+
+def _fmt(x: float | None, digits: int = 3) -> str:
+    if x is None or (isinstance(x, float) and math.isnan(x)):
+        return "–"
+    return f"{x:.{digits}f}"
+
+
+def accuracy_table(frame: pd.DataFrame, paper_reference: bool = True) -> str:
+    """Markdown table: start / end / max accuracy per condition (with the paper's numbers if they exist)."""
+    head = ["condition", "checkpoints", "start (step)", "end (step)", "max (step)", "end − start"]
+    if paper_reference:
+        head += ["paper start", "paper end"]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for s in summarize(frame):
+        cells = [s.condition, str(s.n_steps), f"{_fmt(s.start_accuracy)} ({s.first_step})",
+                 f"{_fmt(s.end_accuracy)} ({s.last_step})", f"{_fmt(s.max_accuracy)} ({s.max_step})",
+                 f"{s.end_accuracy - s.start_accuracy:+.3f}"]
+        if paper_reference:
+            ref = paper_numbers.paper_result(s.condition)
+            cells += [_fmt(ref.start, 2), _fmt(ref.end, 2)] if ref else ["–", "–"]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def behavior_table(frame: pd.DataFrame) -> str:
+    """Markdown table: mean behavior counts per response and response length at the first and last step."""
+    head = ["condition", "step"] + [b.replace("_", " ") for b in BEHAVIORS] + ["length (chars)"]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for condition in condition_order(frame):
+        part = frame[frame["condition"] == condition].sort_values("step")
+        rows = [part.iloc[0]] if len(part) == 1 else [part.iloc[0], part.iloc[-1]]
+        for row in rows:
+            cells = [condition, str(int(row["step"]))]
+            cells += [_fmt(row[RESULTS_BEHAVIOR_COLUMNS[b][0]], 2) for b in BEHAVIORS]
+            cells.append(_fmt(row["response_length"], 0))
+            lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def paper_table(conditions: Sequence[str] | None = None) -> str:
+    """The paper's headline rows (all, or those matching `conditions`)."""
+    rows = paper_numbers.HEADLINE
+    if conditions is not None:
+        keys = {r.key for r in (paper_numbers.paper_result(c) for c in conditions) if r is not None}
+        rows = tuple(r for r in rows if r.key in keys)
+    lines = ["| paper row | start | end (max) |", "|---|---|---|"]
+    for r in rows:
+        end = _fmt(r.end, 2) + (f" ({_fmt(r.max, 2)})" if r.max is not None else "")
+        lines.append(f"| {r.description} | {_fmt(r.start, 2)} | {end} |")
+    return "\n".join(lines)
+
+
+def render_report(frame: pd.DataFrame, figures: Sequence = (), report_dir: Path | None = None,
+                  title: str = "Results report", outcome: str | None = None, paper_reference: bool = True,
+                  sources: Sequence[str] = (), notes: Sequence[str] = ()) -> str:
+    """The report as markdown text. `figures` are analysis.figures.FigureResult objects."""
+    parts = [f"# {title}", ""]
+    if outcome:
+        parts += ["## Measured outcome", "", outcome.strip(), ""]
+    parts += ["## Accuracy per condition", "", accuracy_table(frame, paper_reference), ""]
+    parts += ["Start = first evaluated checkpoint, end = last, max = best checkpoint "
+              "(accuracy = share of held-out responses with reward 1.0).", ""]
+    parts += ["## Behaviors per response (first and last checkpoint)", "", behavior_table(frame), ""]
+    drawn = [f for f in figures if f.paths]
+    if drawn or any(f.skipped for f in figures):
+        parts += ["## Figures", ""]
+    for f in drawn:
+        png = next((p for p in f.paths if p.suffix == ".png"), f.paths[0])
+        rel = os.path.relpath(png, report_dir) if report_dir else str(png)
+        pdf = next((p for p in f.paths if p.suffix == ".pdf"), None)
+        link = f" ([PDF]({os.path.relpath(pdf, report_dir) if report_dir else pdf}))" if pdf else ""
+        parts += [f"### {f.name.replace('_', ' ').capitalize()}", "",
+                  f"![{f.name}]({rel})", "", FIGURE_CAPTIONS.get(f.name, "") + link, ""]
+    for f in figures:
+        if not f.paths and f.skipped:
+            parts.append(f"- *{f.name}* not drawn: {f.skipped}.")
+    if any(not f.paths and f.skipped for f in figures):
+        parts.append("")
+    if paper_reference:
+        matched = [c for c in condition_order(frame) if paper_numbers.paper_result(c)]
+        parts += ["## The paper's numbers for comparison", "",
+                  f"{paper_numbers.PAPER}, held-out Countdown accuracy at RL step 0 and step "
+                  f"{paper_numbers.PAPER_FINAL_STEP} (3B models, 250 PPO steps on GPUs):", "",
+                  paper_table(matched if matched else None), ""]
+    if notes:
+        parts += ["## Notes", ""] + [f"- {n}" for n in notes] + [""]
+    if sources:
+        parts += ["Results tables: " + ", ".join(f"`{s}`" for s in sources), ""]
+    return "\n".join(parts)
+
+
+def write_report(frame: pd.DataFrame, figures: Sequence, path: str | os.PathLike, **kwargs) -> Path:
+    """Render the report and write it atomically to `path` (figure links relative to its folder)."""
+    path = Path(path)
+    text = render_report(frame, figures, report_dir=path.parent, **kwargs)
+    with atomic_path(path) as tmp:
+        tmp.write_text(text, encoding="utf-8")
+    return path
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(
+        prog="python -m analysis.report",
+        description="Write a markdown report (accuracy table, behaviors, paper comparison) from results "
+                    "tables, without figures; `python -m analysis.figures` writes one with figures.",
+        epilog="example:\n  python -m analysis.report runs/demo/results/results.csv --out report.md",
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("results", nargs="+", help="results tables (.csv, .parquet, .jsonl, .json)")
+    p.add_argument("--out", required=True, help="the markdown file to write")
+    p.add_argument("--conditions", nargs="+", help="only these conditions, in this order")
+    p.add_argument("--title", default="Results report")
+    p.add_argument("--seed", type=int, default=0, help="unused (the report is deterministic)")
+    args = p.parse_args(argv)
+    frame = load_results(args.results, args.conditions)
+    print(write_report(frame, [], args.out, title=args.title, sources=args.results))
+    return 0
+
+
+if __name__ == "__main__":
+    run_cli(main)
