@@ -1,0 +1,199 @@
+"""Local tiny-model factory: a randomly initialised Qwen2/Llama model plus a Countdown tokenizer, built offline.
+
+Tests and the CPU demo never download weights; they build one of these folders instead. The folder is a normal
+Hugging Face model directory (config.json, model.safetensors, tokenizer.json, tokenizer_config.json,
+generation_config.json), so `AutoTokenizer`, `AutoModelForCausalLM` and `vllm.LLM` all load it offline.
+
+Choices that matter downstream:
+- digits are split one per token (like Qwen), so a model can in principle learn arithmetic digit by digit;
+- byte-level BPE, so any text encodes without unknown tokens (priming corpora, judge text);
+- head_dim 32: the smallest head size vLLM's CPU attention backend accepts;
+- `padding_side="left"` is stored in tokenizer_config.json, because batched generation needs it and
+  transformers 5 reloads the tokenizer through the Qwen2/Llama tokenizer class, which would otherwise default
+  to right padding.
+
+CLI: python -m rl.tiny --out models/tiny-qwen2 --arch qwen2 --size tiny
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import random
+from pathlib import Path
+from typing import Iterable, Sequence
+
+from countdown.io import InputError, run_cli
+from countdown.prompts import chat_messages, render_prompt
+
+EOS = "<|endoftext|>"
+IM_START, IM_END = "<|im_start|>", "<|im_end|>"
+SPECIAL_TOKENS = (EOS, IM_START, IM_END)
+
+# A ChatML-like template (the same shape Qwen uses), so the "chat" prompt template works on tiny models.
+CHAT_TEMPLATE = (
+    "{% for message in messages %}"
+    "{{ '<|im_start|>' + message['role'] + '\n' + message['content'] + '<|im_end|>' + '\n' }}"
+    "{% endfor %}"
+    "{% if add_generation_prompt %}{{ '<|im_start|>assistant\n' }}{% endif %}"
+)
+
+# size -> (vocab size, hidden, layers, attention heads, kv heads, MLP width). head_dim = hidden / heads = 32.
+SIZES: dict[str, tuple[int, int, int, int, int, int]] = {
+    "tiny": (512, 64, 2, 2, 1, 128),      # ~0.1M parameters, < 1 MB: unit tests
+    "small": (1024, 256, 4, 8, 4, 768),  # ~3M parameters: the CPU demo (learns the answer format quickly)
+}
+ARCHS = ("qwen2", "llama")
+MAX_POSITIONS = 2048
+
+
+def countdown_texts(num: int = 400, seed: int = 0) -> list[str]:
+    """Countdown-like training text for the tokenizer: prompts (both templates) and reasoning/answer snippets."""
+    rng = random.Random(seed)
+    ops = ["+", "-", "*", "/"]
+    texts = []
+    for i in range(num):
+        numbers = [rng.randint(1, 100) for _ in range(rng.choice((3, 4)))]
+        target = rng.randint(1, 100)
+        texts.append(render_prompt(numbers, target, "base"))
+        a, b = numbers[0], numbers[1]
+        op = rng.choice(ops)
+        expr = f" {op} ".join(str(n) for n in numbers)
+        texts.append(
+            f" Let me try {a} {op} {b} first. That gives something, but is it {target}? Not yet, so let's "
+            f"try a different sequence. Working backwards from {target}: {target} / 2 = {target / 2:g}, "
+            f"so the goal is to first reach a factor of {target}. Checking: this equals {target}, which is the "
+            f"target. </think> <answer> ({expr}) </answer>{EOS}"
+        )
+        if i % 8 == 0:
+            msgs = chat_messages(numbers, target)
+            texts.append("".join(f"{IM_START}{m['role']}\n{m['content']}{IM_END}\n" for m in msgs)
+                         + f"{IM_START}assistant\n")
+    return texts
+
+
+def train_tokenizer(texts: Iterable[str], vocab_size: int):
+    """A byte-level BPE tokenizer (digits split individually), wrapped as a transformers fast tokenizer."""
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+    from transformers import PreTrainedTokenizerFast
+
+    tok = Tokenizer(models.BPE())
+    tok.pre_tokenizer = pre_tokenizers.Sequence([
+        pre_tokenizers.Digits(individual_digits=True),
+        pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=True),
+    ])
+    tok.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(vocab_size=vocab_size, special_tokens=list(SPECIAL_TOKENS),
+                                  initial_alphabet=pre_tokenizers.ByteLevel.alphabet(), show_progress=False)
+    tok.train_from_iterator(list(texts), trainer=trainer)
+    wrapped = PreTrainedTokenizerFast(
+        tokenizer_object=tok, eos_token=EOS, pad_token=EOS,
+        additional_special_tokens=[IM_START, IM_END], padding_side="left",
+        model_max_length=MAX_POSITIONS, clean_up_tokenization_spaces=False,
+    )
+    wrapped.chat_template = CHAT_TEMPLATE
+    return wrapped
+
+
+def make_config(arch: str, size: str, vocab_size: int, eos_id: int):
+    from transformers import LlamaConfig, Qwen2Config
+
+    if arch not in ARCHS:
+        raise InputError(f"unknown arch {arch!r} (choose from {', '.join(ARCHS)})")
+    if size not in SIZES:
+        raise InputError(f"unknown size {size!r} (choose from {', '.join(SIZES)})")
+    _, hidden, layers, heads, kv_heads, mlp = SIZES[size]
+    common = dict(
+        vocab_size=vocab_size, hidden_size=hidden, intermediate_size=mlp, num_hidden_layers=layers,
+        num_attention_heads=heads, num_key_value_heads=kv_heads, head_dim=hidden // heads,
+        max_position_embeddings=MAX_POSITIONS, tie_word_embeddings=True,
+        bos_token_id=eos_id, eos_token_id=eos_id, pad_token_id=eos_id,
+        rms_norm_eps=1e-6, rope_theta=10000.0, dtype="float32",
+    )
+    if arch == "qwen2":
+        return Qwen2Config(**common, use_sliding_window=False)
+    return LlamaConfig(**common)
+
+
+def build_tiny_model(out_dir: str | Path, arch: str = "qwen2", size: str = "tiny", seed: int = 0,
+                     texts: Sequence[str] | None = None) -> Path:
+    """Build tokenizer + randomly initialised model into `out_dir` (created) and return it."""
+    import torch
+    from transformers import AutoModelForCausalLM, GenerationConfig
+
+    if arch not in ARCHS:
+        raise InputError(f"unknown arch {arch!r} (choose from {', '.join(ARCHS)})")
+    if size not in SIZES:
+        raise InputError(f"unknown size {size!r} (choose from {', '.join(SIZES)})")
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    corpus = list(texts) if texts is not None else countdown_texts(seed=seed)
+    tokenizer = train_tokenizer(corpus, SIZES[size][0])
+    eos_id = tokenizer.convert_tokens_to_ids(EOS)
+    # Round the embedding table up to a multiple of 64 (what GPU kernels like); extra rows are never produced
+    # by the tokenizer but are valid ids, as in real checkpoints.
+    vocab = -(-len(tokenizer) // 64) * 64
+    config = make_config(arch, size, vocab, eos_id)
+
+    torch.manual_seed(seed)
+    model = AutoModelForCausalLM.from_config(config, dtype=torch.float32)
+    model.generation_config = GenerationConfig(bos_token_id=eos_id, eos_token_id=eos_id, pad_token_id=eos_id,
+                                               do_sample=True, temperature=1.0, top_p=1.0)
+    model.save_pretrained(out, safe_serialization=True)
+    tokenizer.save_pretrained(out)
+    _pin_tokenizer_config(out)
+    return out
+
+
+def _pin_tokenizer_config(out: Path) -> None:
+    """Make sure reloads keep left padding, eos/pad and the chat template, whatever class transformers picks."""
+    path = out / "tokenizer_config.json"
+    cfg = json.loads(path.read_text(encoding="utf-8"))
+    cfg.update(padding_side="left", eos_token=EOS, pad_token=EOS, chat_template=CHAT_TEMPLATE,
+               model_max_length=MAX_POSITIONS, clean_up_tokenization_spaces=False)
+    path.write_text(json.dumps(cfg, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+
+
+def num_parameters(model_dir: str | Path) -> int:
+    """Parameter count read from the safetensors header (no model load)."""
+    from safetensors import safe_open
+
+    total = 0
+    with safe_open(str(Path(model_dir) / "model.safetensors"), framework="pt") as fh:
+        for name in fh.keys():
+            count = 1
+            for dim in fh.get_slice(name).get_shape():
+                count *= dim
+            total += count
+    return total
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m rl.tiny",
+        description="Build a randomly initialised tiny Qwen2/Llama model with a Countdown tokenizer (offline).",
+        epilog="examples:\n  python -m rl.tiny --out models/tiny-qwen2\n"
+               "  python -m rl.tiny --out models/small-llama --arch llama --size small --seed 1",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--out", required=True, help="output model folder")
+    parser.add_argument("--arch", default="qwen2", choices=ARCHS)
+    parser.add_argument("--size", default="tiny", choices=tuple(SIZES))
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--texts", help="optional text file (one document per line) to train the tokenizer on")
+    args = parser.parse_args(argv)
+    texts = None
+    if args.texts:
+        path = Path(args.texts)
+        if not path.is_file():
+            raise InputError(f"{path}: no such file")
+        texts = [line for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+        if not texts:
+            raise InputError(f"{path}: no text lines")
+    out = build_tiny_model(args.out, arch=args.arch, size=args.size, seed=args.seed, texts=texts)
+    size_mb = (out / "model.safetensors").stat().st_size / 2**20
+    print(f"wrote {out} ({args.arch}/{args.size}, {num_parameters(out):,} parameters, {size_mb:.2f} MB)")
+    return 0
+
+
+if __name__ == "__main__":
+    run_cli(main)
