@@ -1,0 +1,268 @@
+"""Seeded Countdown problem generator: solvable, deduplicated problems and provably disjoint splits.
+
+The distribution is the plain one: the count of numbers is drawn from `counts`, the numbers uniformly (with
+repetition) from `number_range`, the target uniformly from `target_range`, and a draw is kept only if the
+target is reachable. What is fast is how the check is made: instead of a search per (numbers, target), whole
+batches of number sets go through `countdown.solver.batch_table`, which evaluates every expression form over
+every row at once with exact integer rationals, so a draw costs a few array operations. Each kept problem
+carries a solution read off the winning form (and checked by countdown.reward in the tests).
+"""
+from __future__ import annotations
+
+import argparse
+import zlib
+from collections import deque
+from dataclasses import dataclass, field, replace
+from typing import Iterable, Iterator
+
+import numpy as np
+
+from countdown import solver
+from countdown.io import InputError, run_cli
+from countdown.records import Problem
+
+SPLITS = ("train", "test", "validation")
+
+
+@dataclass(frozen=True)
+class GeneratorConfig:
+    """What to draw: counts maps a count of numbers to its probability; ranges are inclusive."""
+
+    counts: dict[int, float] = field(default_factory=lambda: {3: 0.5, 4: 0.5})
+    number_range: tuple[int, int] = (1, 100)
+    target_range: tuple[int, int] = (1, 100)
+
+    def validate(self) -> "GeneratorConfig":
+        if not self.counts or any(int(k) < 1 for k in self.counts) or any(p < 0 for p in self.counts.values()):
+            raise InputError(f"counts must map counts >= 1 to probabilities >= 0, got {self.counts}")
+        if sum(self.counts.values()) <= 0:
+            raise InputError("counts probabilities sum to 0")
+        if max(self.counts) > 6:
+            raise InputError("at most 6 numbers per problem are supported")
+        (nlo, nhi), (tlo, thi) = self.number_range, self.target_range
+        if not 0 <= nlo <= nhi:
+            raise InputError(f"number_range must be 0 <= low <= high, got {self.number_range}")
+        if tlo > thi:
+            raise InputError(f"target_range low > high: {self.target_range}")
+        return self
+
+
+PRESETS: dict[str, GeneratorConfig] = {
+    # TinyZero's Countdown-Tasks-3to4 setting (the RL data in the paper)
+    "tinyzero": GeneratorConfig({3: 0.5, 4: 0.5}, (1, 100), (1, 100)),
+    # the paper's priming problems: 3-4 numbers, small targets
+    "priming": GeneratorConfig({3: 0.5, 4: 0.5}, (1, 100), (10, 25)),
+    # small and quick, for CPU demos and tests
+    "tiny": GeneratorConfig({3: 1.0}, (1, 20), (1, 30)),
+}
+
+
+def resolve_config(preset: str | GeneratorConfig = "tinyzero", **overrides) -> GeneratorConfig:
+    """A preset by name (or a config) with keyword overrides of its fields, validated."""
+    if isinstance(preset, GeneratorConfig):
+        config = preset
+    elif preset in PRESETS:
+        config = PRESETS[preset]
+    else:
+        raise InputError(f"unknown preset {preset!r} (choose from {', '.join(PRESETS)})")
+    unknown = set(overrides) - {"counts", "number_range", "target_range"}
+    if unknown:
+        raise InputError(f"unknown generator option(s): {', '.join(sorted(unknown))}")
+    overrides = {k: (tuple(v) if k != "counts" else {int(c): float(p) for c, p in v.items()})
+                 for k, v in overrides.items() if v is not None}
+    return replace(config, **overrides).validate()
+
+
+def _rng(seed: int, split: str) -> np.random.Generator:
+    # each split name gets its own stream, so `--split test --seed 0` is not a copy of the train set
+    return np.random.default_rng([int(seed), zlib.crc32(split.encode())])
+
+
+def _draw(rng: np.random.Generator, k: int, rows: int, config: GeneratorConfig):
+    """One batch of (numbers, solution) with k numbers: draws whose target turned out reachable."""
+    (nlo, nhi), (tlo, thi) = config.number_range, config.target_range
+    numbers = rng.integers(nlo, nhi + 1, size=(rows, k))
+    targets = rng.integers(tlo, thi + 1, size=rows)
+    if k == 1:
+        for row, t in zip(numbers.tolist(), targets.tolist()):
+            if row[0] == t:
+                yield row, int(t), str(t)
+        return
+    if not solver.batch_fits(k, max(abs(nlo), abs(nhi))):
+        for row, t in zip(numbers.tolist(), targets.tolist()):  # exact per-set tables (cached in solver)
+            expr = solver.solve(row, t)
+            if expr is not None:
+                yield row, int(t), expr
+        return
+    p, q = solver.batch_table(numbers)
+    hit = (p == targets[:, None] * q) & (q != 0)   # exact: P/Q == t  <=>  P == t*Q with Q != 0
+    has = hit.any(axis=1)
+    form = hit.argmax(axis=1)
+    templates = solver.batch_templates(k)
+    for r in np.flatnonzero(has).tolist():
+        row = numbers[r].tolist()
+        yield row, int(targets[r]), templates[form[r]].format(*row)
+
+
+def _batch_rows(k: int, wanted: int) -> int:
+    # bounded memory: a 4-number row holds 3,240 expression forms
+    cap = 256 if k >= 4 else 2048
+    return max(32, min(cap, 2 * wanted))
+
+
+def iter_problems(seed: int = 0, preset: str | GeneratorConfig = "tinyzero", split: str = "train",
+                  exclude: Iterable[tuple] | None = None, **overrides) -> Iterator[Problem]:
+    """An endless, reproducible stream of distinct solvable problems (ids f"{split}-{i:06d}").
+
+    The count of numbers of each problem follows `counts`; for that count, numbers and target are redrawn
+    until the target is reachable (draws are made in batches and buffered, which changes nothing about the
+    distribution).
+    """
+    config = resolve_config(preset, **overrides)
+    rng = _rng(seed, split)
+    counts = sorted(config.counts)
+    probs = np.array([config.counts[k] for k in counts], dtype=float)
+    probs /= probs.sum()
+    seen = set(exclude or ())
+    buffers: dict[int, deque] = {k: deque() for k in counts}
+    index = 0
+    while True:
+        for k in rng.choice(counts, size=256, p=probs).tolist():
+            buffer, empty_batches = buffers[k], 0
+            while True:
+                while not buffer:
+                    buffer.extend(_draw(rng, k, _batch_rows(k, 256), config))
+                    empty_batches += 1
+                    if empty_batches > 200:
+                        raise InputError(f"no new solvable {k}-number problem in 200 batches after {index} "
+                                         "problems: the configuration's space looks exhausted (widen the ranges)")
+                numbers, target, expr = buffer.popleft()
+                key = (tuple(sorted(numbers)), target)
+                if key not in seen:
+                    break
+            seen.add(key)
+            yield Problem(f"{split}-{index:06d}", numbers, target, split, expr)
+            index += 1
+
+
+def generate_problems(num: int, seed: int = 0, preset: str | GeneratorConfig = "tinyzero", split: str = "train",
+                      exclude: Iterable[tuple] | None = None, **overrides) -> list[Problem]:
+    """`num` distinct solvable problems with solutions; keys in `exclude` (Problem.key) are never produced."""
+    if num < 0:
+        raise InputError(f"num must be >= 0, got {num}")
+    out: list[Problem] = []
+    if num == 0:
+        resolve_config(preset, **overrides)
+        return out
+    for problem in iter_problems(seed, preset, split, exclude, **overrides):
+        out.append(problem)
+        if len(out) >= num:
+            break
+    return out
+
+
+def generate_splits(sizes: dict[str, int], seed: int = 0, preset: str | GeneratorConfig = "tinyzero",
+                    **overrides) -> dict[str, list[Problem]]:
+    """Named splits, disjoint by Problem.key: each split excludes every key of the splits before it."""
+    taken: set[tuple] = set()
+    out: dict[str, list[Problem]] = {}
+    for split, num in sizes.items():
+        problems = generate_problems(num, seed, preset, split, exclude=taken, **overrides)
+        taken.update(p.key for p in problems)
+        out[split] = problems
+    return out
+
+
+# ---------------------------------------------------------------------------------------------------------
+# CLI
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m countdown.generate",
+        description="Generate solvable, deduplicated Countdown problems (one Problem record per line).",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="""presets:
+  tinyzero  3-4 numbers in 1..100, targets 1..100 (TinyZero's RL data)
+  priming   3-4 numbers in 1..100, targets 10..25 (the paper's priming problems)
+  tiny      3 numbers in 1..20, targets 1..30 (CPU demos and tests)
+
+examples:
+  python -m countdown.generate --num 1000 --seed 0 --out data/train.jsonl
+  python -m countdown.generate --num 20000 --test-num 500 --out data/train.parquet --format parquet
+  python -m countdown.generate --num 1000 --preset priming --split test --out data/priming_test.jsonl""")
+    parser.add_argument("--num", type=int, required=True, help="problems to generate for --split")
+    parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    parser.add_argument("--out", required=True, help="output file (.jsonl, or .parquet with --format parquet)")
+    parser.add_argument("--preset", default="tinyzero", help=f"one of {', '.join(PRESETS)} (default tinyzero)")
+    parser.add_argument("--format", choices=("jsonl", "parquet"), default=None,
+                        help="jsonl: Problem records; parquet: veRL RL schema (default: from --out's extension)")
+    parser.add_argument("--split", default="train", choices=SPLITS, help="split name of --out (default train)")
+    parser.add_argument("--test-num", type=int, default=0,
+                        help="also write this many test problems, disjoint from --out, to --test-out")
+    parser.add_argument("--test-out", default=None,
+                        help="where the test split goes (default: --out with '_test' before the extension)")
+    parser.add_argument("--numbers", default=None, metavar="LO-HI", help="override the number range, e.g. 1-50")
+    parser.add_argument("--targets", default=None, metavar="LO-HI", help="override the target range, e.g. 10-25")
+    parser.add_argument("--counts", default=None, metavar="K:P,...",
+                        help="override the count distribution, e.g. 3:0.5,4:0.5")
+    parser.add_argument("--template", default="base", help="prompt template for parquet output (default base)")
+    return parser
+
+
+def _range(text: str | None, name: str) -> tuple[int, int] | None:
+    if text is None:
+        return None
+    try:
+        lo, hi = (int(v) for v in text.split("-", 1))
+    except ValueError:
+        raise InputError(f"--{name} must look like LO-HI (e.g. 1-100), got {text!r}") from None
+    return lo, hi
+
+
+def _counts(text: str | None) -> dict[int, float] | None:
+    if text is None:
+        return None
+    try:
+        return {int(k): float(p) for k, p in (item.split(":") for item in text.split(","))}
+    except ValueError:
+        raise InputError(f"--counts must look like 3:0.5,4:0.5, got {text!r}") from None
+
+
+def main(argv: list[str] | None = None) -> int:
+    from pathlib import Path
+
+    from countdown import export
+
+    args = _parser().parse_args(argv)
+    if args.num < 1 or args.test_num < 0:
+        raise InputError("--num must be >= 1 and --test-num >= 0")
+    out = Path(args.out)
+    fmt = args.format or ("parquet" if out.suffix == ".parquet" else "jsonl")
+    if fmt == "jsonl" and out.suffix == ".parquet" or fmt == "parquet" and out.suffix != ".parquet":
+        raise InputError(f"--out {out} does not match --format {fmt} (use .jsonl or .parquet)")
+    overrides = dict(number_range=_range(args.numbers, "numbers"), target_range=_range(args.targets, "targets"),
+                     counts=_counts(args.counts))
+    sizes = {args.split: args.num}
+    test_out = None
+    if args.test_num:
+        if args.split == "test":
+            raise InputError("--test-num needs --split train or validation")
+        sizes["test"] = args.test_num
+        test_out = Path(args.test_out) if args.test_out else out.with_name(f"{out.stem}_test{out.suffix}")
+    splits = generate_splits(sizes, seed=args.seed, preset=args.preset, **overrides)
+
+    def write(problems: list[Problem], path: Path) -> None:
+        if fmt == "parquet":
+            export.write_verl_parquet(problems, path, template=args.template)
+        else:
+            export.write_jsonl(problems, path)
+        print(f"wrote {len(problems)} {problems[0].split} problems to {path}")
+
+    write(splits[args.split], out)
+    if test_out is not None:
+        write(splits["test"], test_out)
+    return 0
+
+
+if __name__ == "__main__":
+    run_cli(main)

@@ -1,0 +1,235 @@
+"""Exact Countdown solver built on reachable-value tables.
+
+For a multiset of numbers, `reachable` maps every value that an expression using ALL of them can take to one
+expression reaching it. A multiset's table is built from its splits into two non-empty sub-multisets, whose
+tables are memoized on the sorted tuple, so sub-multisets shared between problems (pairs, triples) are
+computed once per process. `solve_all` chains backwards from the target through the same tables, so it only
+enumerates sub-expressions that can still end at the target.
+
+Expressions use binary + - * / with parentheses only where needed, never unary minus, and are exactly what
+countdown.reward grades correct.
+"""
+from __future__ import annotations
+
+from fractions import Fraction
+from functools import lru_cache
+from typing import Iterable, Sequence, Union
+
+Value = Union[int, Fraction]   # internal: integral values stay plain ints (much faster than Fraction)
+
+# Precedence of an expression's top operator: atoms bind tightest.
+_ATOM, _MUL, _ADD = 3, 2, 1
+
+
+def _norm(value: Value) -> Value:
+    if type(value) is Fraction and value.denominator == 1:
+        return value.numerator
+    return value
+
+
+def _div(a: Value, b: Value) -> Value:
+    if type(a) is int and type(b) is int:
+        return a // b if a % b == 0 else Fraction(a, b)
+    return _norm(Fraction(a) / b)
+
+
+def render(op: str, left: str, lprec: int, right: str, rprec: int) -> tuple[str, int]:
+    """`left op right` with the fewest parentheses that keep the value (and every number) unchanged."""
+    if op == "+":
+        return f"{left} + {right}", _ADD
+    if op == "-":
+        return f"{left} - {_wrap(right, rprec, _ADD)}", _ADD
+    if op == "*":
+        return f"{_wrap(left, lprec, _ADD)} * {_wrap(right, rprec, _ADD)}", _MUL
+    return f"{_wrap(left, lprec, _ADD)} / {_wrap(right, rprec, _MUL)}", _MUL
+
+
+def _wrap(text: str, prec: int, at_or_below: int) -> str:
+    return f"({text})" if prec <= at_or_below else text
+
+
+def _combine(a: Value, b: Value) -> Iterable[tuple[str, bool, Value]]:
+    """(op, swapped, value) for every way to combine a and b; swapped means the expression is `b op a`."""
+    yield "+", False, a + b
+    yield "*", False, a * b
+    yield "-", False, a - b
+    yield "-", True, b - a
+    if b != 0:
+        yield "/", False, _div(a, b)
+    if a != 0:
+        yield "/", True, _div(b, a)
+
+
+def splits(key: tuple[int, ...]) -> list[tuple[tuple[int, ...], tuple[int, ...]]]:
+    """Each unordered split of a sorted multiset into two non-empty sorted sub-multisets, once."""
+    n = len(key)
+    seen: set[tuple[tuple[int, ...], tuple[int, ...]]] = set()
+    out = []
+    for mask in range(1, 1 << (n - 1)):   # masks without the top element: each unordered split once
+        left = tuple(key[i] for i in range(n) if mask >> i & 1)
+        right = tuple(key[i] for i in range(n) if not mask >> i & 1)
+        pair = (left, right) if left <= right else (right, left)
+        if pair not in seen:
+            seen.add(pair)
+            out.append(pair)
+    return out
+
+
+@lru_cache(maxsize=1 << 16)
+def _table(key: tuple[int, ...]) -> dict[Value, tuple[str, int]]:
+    """value -> (expression, precedence) for the sorted multiset `key` (cached; never mutate the result)."""
+    if len(key) == 1:
+        return {key[0]: (str(key[0]), _ATOM)}
+    table: dict[Value, tuple[str, int]] = {}
+    for left, right in splits(key):
+        lt, rt = _table(left), _table(right)
+        for a, (ea, pa) in lt.items():
+            for b, (eb, pb) in rt.items():
+                for op, swapped, value in _combine(a, b):
+                    if value not in table:   # build the string only for new values
+                        table[value] = (render(op, eb, pb, ea, pa) if swapped else render(op, ea, pa, eb, pb))
+    return table
+
+
+def _key(numbers: Sequence[int]) -> tuple[int, ...]:
+    key = tuple(sorted(int(n) for n in numbers))
+    if not key:
+        raise ValueError("numbers is empty")
+    if key[0] < 0:
+        raise ValueError("numbers must be non-negative (a negative literal would need unary minus)")
+    return key
+
+
+def reachable(numbers: Sequence[int]) -> dict[Fraction, str]:
+    """Every value reachable using ALL of `numbers` exactly once -> one expression that reaches it."""
+    return {Fraction(v): expr for v, (expr, _) in _table(_key(numbers)).items()}
+
+
+def solve(numbers: Sequence[int], target: int | Fraction) -> str | None:
+    """One expression over all `numbers` equal to `target`, or None when there is none."""
+    hit = _table(_key(numbers)).get(_norm(Fraction(target)))
+    return hit[0] if hit else None
+
+
+def solve_all(numbers: Sequence[int], target: int | Fraction, limit: int | None = None) -> list[str]:
+    """Distinct expressions over all `numbers` equal to `target` (up to `limit`), sorted for stable output.
+
+    Expressions differing only by the order of + or * operands, or by regrouping that renders to the same
+    text, count once; other rearrangements (a - b + c vs a + c - b) are distinct.
+    """
+    exprs = _all(_key(numbers), _norm(Fraction(target)))
+    out = sorted({e for e, _ in exprs}, key=lambda e: (len(e), e))
+    return out[:limit] if limit is not None else out
+
+
+@lru_cache(maxsize=1 << 14)
+def _all(key: tuple[int, ...], target: Value) -> tuple[tuple[str, int], ...]:
+    """Every (expression, precedence) over the multiset `key` that equals `target`."""
+    if len(key) == 1:
+        return ((str(key[0]), _ATOM),) if key[0] == target else ()
+    found: dict[str, int] = {}
+    for left, right in splits(key):
+        right_values = _table(right)
+        for a in _table(left):
+            # the b that each operator needs so that `a op b` (or `b op a`) hits the target
+            for op, swapped, b in _needed(a, target, right_values):
+                for ea, pa in _all(left, a):
+                    for eb, pb in _all(right, b):
+                        expr, prec = render(op, eb, pb, ea, pa) if swapped else render(op, ea, pa, eb, pb)
+                        found.setdefault(expr, prec)
+    return tuple(found.items())
+
+
+def _needed(a: Value, t: Value, right_values: dict) -> Iterable[tuple[str, bool, Value]]:
+    """(op, swapped, b) with b reachable on the right such that `a op b` (`b op a` if swapped) equals t."""
+    wanted: list[tuple[str, bool, Value]] = [("+", False, t - a), ("-", False, a - t), ("-", True, a + t)]
+    if a != 0:
+        wanted.append(("*", False, _div(t, a)))
+        wanted.append(("/", True, t * a))
+        if t != 0:
+            wanted.append(("/", False, _div(a, t)))
+    elif t == 0:   # 0 * b and 0 / b are 0 for every b the right side makes (b != 0 for division)
+        wanted += [("*", False, b) for b in right_values]
+        wanted += [("/", False, b) for b in right_values if b != 0]
+    return [w for w in wanted if w[2] in right_values]
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Batched tables for the generator: the same split recursion, evaluated for many number sets at once with
+# numpy. Values are exact rationals P/Q in int64 (no reduction needed: for k numbers of magnitude <= m,
+# |P|, |Q| <= 2**(k-1) * m**k, checked by `batch_fits`). An invalid value (division by zero) is P = Q = 0,
+# which every operator below propagates.
+
+def batch_fits(k: int, max_abs: int) -> bool:
+    """Whether k numbers of magnitude <= max_abs can go through `batch_table` without int64 overflow."""
+    return 2 <= k <= 4 and 2 ** (k - 1) * max(max_abs, 1) ** k < 2 ** 62
+
+
+def _submasks(mask: int) -> list[tuple[int, int]]:
+    """Splits (a, b) of a bit mask into two non-empty parts, a holding the lowest bit (each split once)."""
+    low = mask & -mask
+    rest = mask ^ low
+    out, sub = [], rest
+    while True:
+        a = sub | low
+        if a != mask:
+            out.append((a, mask ^ a))
+        if sub == 0:
+            break
+        sub = (sub - 1) & rest
+    return out
+
+
+_OPS = (("+", False), ("-", False), ("-", True), ("*", False), ("/", False), ("/", True))
+
+
+@lru_cache(maxsize=None)
+def batch_templates(k: int) -> tuple[str, ...]:
+    """Expression templates ("{0} + {2} * {1}" ...) in the column order of `batch_table` for k numbers."""
+    def forms(mask: int) -> list[tuple[str, int]]:
+        if mask & (mask - 1) == 0:
+            return [("{%d}" % (mask.bit_length() - 1), _ATOM)]
+        out = []
+        for a, b in _submasks(mask):
+            fa, fb = forms(a), forms(b)
+            for op, swapped in _OPS:
+                for ea, pa in fa:
+                    for eb, pb in fb:
+                        out.append(render(op, eb, pb, ea, pa) if swapped else render(op, ea, pa, eb, pb))
+        return out
+    return tuple(e for e, _ in forms((1 << k) - 1))
+
+
+def batch_table(numbers):
+    """Exact values of every expression form over each row of `numbers` (int array, shape (rows, k)).
+
+    Returns int64 arrays (P, Q) of shape (rows, len(batch_templates(k))): column j of row r is the value of
+    template j filled with that row's numbers, as the fraction P/Q (Q == 0: division by zero on the way).
+    """
+    import numpy as np
+
+    x = np.asarray(numbers, dtype=np.int64)
+    rows, k = x.shape
+    memo: dict[int, tuple] = {}
+
+    def table(mask: int):
+        if mask in memo:
+            return memo[mask]
+        if mask & (mask - 1) == 0:
+            i = mask.bit_length() - 1
+            result = (x[:, i:i + 1], np.ones((rows, 1), dtype=np.int64))
+        else:
+            ps, qs = [], []
+            for a, b in _submasks(mask):
+                (pa, qa), (pb, qb) = table(a), table(b)
+                pa, qa = pa[:, :, None], qa[:, :, None]
+                pb, qb = pb[:, None, :], qb[:, None, :]
+                x1, x2, z = pa * qb, pb * qa, qa * qb      # a = x1/z and b = x2/z over a common denominator
+                ps += [x1 + x2, x1 - x2, x2 - x1, pa * pb, x1 * (x2 != 0), x2 * (x1 != 0)]
+                qs += [z, z, z, z, x2, x1]                # a/b = x1/x2, b/a = x2/x1
+            result = (np.concatenate([p.reshape(rows, -1) for p in ps], axis=1),
+                      np.concatenate([q.reshape(rows, -1) for q in qs], axis=1))
+        memo[mask] = result
+        return result
+
+    return table((1 << k) - 1)
