@@ -1,0 +1,76 @@
+"""Loading problems from files: our Problem JSONL/parquet, or TinyZero's Countdown-Tasks-3to4 files.
+
+TinyZero rows have `nums` and `target` (no id); our rows have `numbers`, `target`, `id`, `split`, ... A veRL
+parquet written by countdown.export is read too (numbers and target from reward_model.ground_truth). Every bad
+row is reported as file:line (line = 1-based row number for parquet/JSON).
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from countdown.io import InputError, read_rows
+from countdown.records import Problem, RecordError
+
+
+def load_problems(path: str | os.PathLike, split: str | None = None) -> list[Problem]:
+    """All problems in `path`; `split` keeps only rows of that split (and names the split of rows without one)."""
+    path = Path(path)
+    rows = read_rows(path)
+    problems = []
+    for lineno, row in _numbered(path, rows):
+        problem = _problem(row, lineno, path, split)
+        if split is None or problem.split == split:
+            problems.append(problem)
+    ids = [p.id for p in problems]
+    if len(set(ids)) != len(ids):
+        dup = next(i for i in ids if ids.count(i) > 1)
+        raise InputError(f"{path}: problem id {dup!r} appears more than once")
+    return problems
+
+
+def _numbered(path: Path, rows: list[dict]) -> list[tuple[int, dict]]:
+    """(line number in the file, row): JSONL skips blank lines, so count them back in."""
+    if path.suffix.lower() != ".jsonl":
+        return list(enumerate(rows, 1))
+    numbers = []
+    with open(path, encoding="utf-8") as fh:
+        for lineno, line in enumerate(fh, 1):
+            if line.strip():
+                numbers.append(lineno)
+    return list(zip(numbers, rows))
+
+
+def _is_integer(value: Any) -> bool:
+    # parquet/CSV may hand back 3.0 for 3; anything not exactly integral is an error, never rounded
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return False
+    return isinstance(value, int) or (value == value and abs(value) != float("inf") and value == int(value))
+
+
+def _problem(row: dict[str, Any], lineno: int, path: Path, split: str | None) -> Problem:
+    where = f"{path}:{lineno}"
+    data = dict(row)
+    if "numbers" not in data and "nums" in data:            # TinyZero
+        data["numbers"] = data.pop("nums")
+    truth = (data.get("reward_model") or {}).get("ground_truth") if isinstance(data.get("reward_model"), dict) else None
+    if "numbers" not in data and isinstance(truth, dict):   # our veRL parquet
+        data["numbers"], data["target"] = truth.get("numbers"), truth.get("target")
+        extra = data.get("extra_info") or {}
+        data.setdefault("id", extra.get("id"))
+        data.setdefault("split", extra.get("split"))
+    numbers, target = data.get("numbers"), data.get("target")
+    if not isinstance(numbers, (list, tuple)) or not numbers:
+        raise InputError(f"{where}: 'numbers' (or 'nums') must be a non-empty list of integers, got {numbers!r}")
+    for value in list(numbers) + [target]:
+        if not _is_integer(value):
+            raise InputError(f"{where}: numbers and target must be integers, got {value!r}")
+    if data.get("id") is None:
+        data["id"] = f"{path.stem}-{lineno:06d}"
+    if data.get("split") is None:
+        data["split"] = split or "train"
+    try:
+        return Problem.from_dict(data)
+    except RecordError as exc:
+        raise InputError(f"{where}: {exc}") from None
