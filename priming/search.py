@@ -84,17 +84,24 @@ def _moves(nodes: Sequence[Node], rng: random.Random | None) -> list[tuple[list[
 
 
 def find_solution(numbers: Sequence[int], target: int, rng: random.Random | None = None) -> Node | None:
-    """Depth-first search for one tree using every number that equals target (random branch order)."""
-    def dfs(nodes: list[Node]) -> Node | None:
+    """Depth-first search for one tree using every number that equals target (random branch order).
+
+    Solutions that pass through the target before the last step ("23 * 1 = 23") or whose last step has the
+    target as an operand ("28 - 14 = 14") are avoided when another exists: such a step reads as a check
+    or as working back from the target."""
+    def dfs(nodes: list[Node], strict: bool) -> Node | None:
         if len(nodes) == 1:
             return nodes[0] if nodes[0].value == target else None
         for rest, made in _moves(nodes, rng):
-            found = dfs(rest + [made])
+            if strict and made.value == target and (rest or target in (made.left.value, made.right.value)):
+                continue
+            found = dfs(rest + [made], strict)
             if found is not None:
                 return found
         return None
 
-    return dfs([Node(n) for n in numbers])
+    start = [Node(n) for n in numbers]
+    return dfs(start, True) or dfs(start, False)
 
 
 def random_path(numbers: Sequence[int], rng: random.Random, depth: int | None = None) -> list[Node]:
@@ -111,13 +118,13 @@ def random_path(numbers: Sequence[int], rng: random.Random, depth: int | None = 
 
 def failed_paths(numbers: Sequence[int], target: int, rng: random.Random, count: int,
                  avoid_first: set[str] = frozenset(), tries: int = 60) -> list[list[Node]]:
-    """Up to `count` complete forward paths that miss the target, with distinct first steps."""
+    """Up to `count` complete forward paths that never touch the target, with distinct first steps."""
     found: list[list[Node]] = []
     firsts = set(avoid_first)
     for _ in range(tries):
         path = random_path(numbers, rng)
         first = path[0].step_text()
-        if path[-1].value != target and first not in firsts:
+        if all(node.value != target for node in path) and first not in firsts:
             firsts.add(first)
             found.append(path)
             if len(found) == count:

@@ -84,7 +84,7 @@ FORWARD_AFTER_BACKWARD = ["Now computing forward:", "Putting it together forward
 RELATION = {
     "factor": "{g} is a factor of {t}",
     "multiple": "{g} is a multiple of {t}",
-    "near": "{g} is close to {t}",
+    "near": "{g} and {t} differ by only {d}",
     "step": "{g} is a convenient stepping stone toward {t}",
 }
 SUBGOAL_SET = [
@@ -149,7 +149,7 @@ class _Writer:
         options = []
         for n, op, x, form in iter_last_steps(self.target, self.numbers):
             rest = without(self.numbers, [n])
-            if x > 0 and x not in reachable(tuple(sorted(rest))):
+            if 0 < x != self.target and x not in reachable(tuple(sorted(rest))):
                 options.append((n, op, x, form, rest))
         if not options:
             return False
@@ -170,7 +170,7 @@ class _Writer:
         path = random_path(self.numbers, self.rng, depth=len(self.numbers) - 2)
         if any(node.value == g for node in path):
             return False
-        self.say(SUBGOAL_SET, g=g, rel=RELATION[rel].format(g=g, t=self.target))
+        self.say(SUBGOAL_SET, g=g, rel=RELATION[rel].format(g=g, t=self.target, d=abs(g - self.target)))
         self.say(FORWARD_START, step=path[0].step_text())
         for node in path[1:]:
             self.say(FORWARD_NEXT, step=node.step_text())
@@ -277,7 +277,7 @@ def write_trace(problem: Problem, wanted: frozenset[str], rng: random.Random,
         w.backward_chain(final)
         w.say(FORWARD_AFTER_BACKWARD)
     if subgoal is not None:
-        w.say(SUBGOAL_SET, g=subgoal.value, rel=RELATION[rel].format(g=subgoal.value, t=w.target))
+        w.say(SUBGOAL_SET, g=subgoal.value, rel=RELATION[rel].format(g=subgoal.value, t=w.target, d=abs(subgoal.value - w.target)))
     w.forward_solution(final, subgoal)
     if VER in wanted:
         if wrong:

@@ -1,0 +1,122 @@
+"""Measure a built priming set with the rule judge and the reward, and fail loudly if it is not what its
+condition promises: each required behavior in >= 90% of traces, each excluded one in <= 5%, and every
+answer scoring the condition's reward (1.0, or 0.1 for incorrect_only).
+
+    python -m priming.verify runs/priming/only_backtracking.parquet --condition only_backtracking
+"""
+from __future__ import annotations
+
+import argparse
+from dataclasses import dataclass, field
+from typing import Any, Sequence
+
+from countdown.io import InputError, read_rows, run_cli
+from countdown.records import BEHAVIORS
+from countdown.reward import score
+from priming.conditions import Condition, get_condition
+
+REQUIRED_MIN = 0.90
+EXCLUDED_MAX = 0.05
+
+
+class VerificationError(Exception):
+    """A built set that does not meet its condition; the message holds the table."""
+
+
+@dataclass
+class Report:
+    condition: str
+    n: int
+    table: list[dict[str, Any]]            # one row per behavior
+    reward_ok: float                        # share of rows scoring the condition's reward
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"condition": self.condition, "n": self.n, "ok": self.ok, "reward_ok": self.reward_ok,
+                "behaviors": self.table, "problems": self.problems}
+
+    def markdown(self) -> str:
+        lines = [f"condition `{self.condition}`, {self.n} traces, answers with the expected reward: "
+                 f"{self.reward_ok:.1%}",
+                 "", "| behavior | role | present in | mean count | rule | ok |", "|---|---|---|---|---|---|"]
+        for row in self.table:
+            lines.append(f"| {row['behavior']} | {row['role']} | {row['present']:.1%} | {row['mean']:.2f} | "
+                         f"{row['rule']} | {'yes' if row['ok'] else 'NO'} |")
+        return "\n".join(lines)
+
+
+def judge_counts(rows: Sequence[dict[str, Any]]) -> list[dict[str, int]]:
+    """The rule judge's behavior counts for each row (completion, numbers, target)."""
+    from behaviors.rules import count_behaviors
+
+    return [count_behaviors(r["completion"], list(r["numbers"]), int(r["target"])) for r in rows]
+
+
+def verify_rows(rows: Sequence[dict[str, Any]], condition: Condition,
+                counts: list[dict[str, int]] | None = None) -> Report:
+    """The behavior table and reward check of a set; `counts` may be given to avoid re-judging."""
+    if not rows:
+        return Report(condition.name, 0, [], 0.0, ["the set is empty"])
+    counts = judge_counts(rows) if counts is None else counts
+    n = len(rows)
+    table, problems = [], []
+    for b in BEHAVIORS:
+        present = sum(1 for c in counts if (c.get(b) or 0) > 0) / n
+        mean = sum(c.get(b) or 0 for c in counts) / n
+        if b in condition.requires:
+            role, rule, ok = "required", f">= {REQUIRED_MIN:.0%}", present >= REQUIRED_MIN
+        else:
+            role, rule, ok = "excluded", f"<= {EXCLUDED_MAX:.0%}", present <= EXCLUDED_MAX
+        table.append({"behavior": b, "role": role, "present": round(present, 4), "mean": round(mean, 3),
+                      "rule": rule, "ok": ok})
+        if not ok:
+            problems.append(f"{b} is {role} but present in {present:.1%} of traces (rule {rule})")
+    rewards = [score(r["completion"], list(r["numbers"]), int(r["target"])) for r in rows]
+    reward_ok = sum(1 for x in rewards if x == condition.reward) / n
+    if reward_ok < 1.0:
+        bad = next(i for i, x in enumerate(rewards) if x != condition.reward)
+        problems.append(f"{n - round(reward_ok * n)} answers do not score {condition.reward:g} "
+                        f"(first: row {bad + 1}, id {rows[bad].get('id')}, reward {rewards[bad]:g})")
+    return Report(condition.name, n, table, round(reward_ok, 4), problems)
+
+
+def check(report: Report) -> Report:
+    """Raise VerificationError with the table when the report does not meet its condition."""
+    if not report.ok:
+        raise VerificationError(f"priming set `{report.condition}` fails verification: "
+                                + "; ".join(report.problems) + "\n" + report.markdown())
+    return report
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m priming.verify",
+        description="Check a priming set (prompt/completion rows with numbers and target) against its "
+                    "condition with the rule judge and the reward. Exit 0 if it passes, 1 if not.",
+        epilog="example:\n  python -m priming.verify runs/priming/all_strategies.parquet --condition all_strategies",
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("data", help="priming set file (.parquet/.jsonl)")
+    parser.add_argument("--condition", help="condition to check against (default: the rows' condition column)")
+    args = parser.parse_args(argv)
+    rows = read_rows(args.data)
+    for i, row in enumerate(rows, 1):
+        missing = [c for c in ("completion", "numbers", "target") if c not in row]
+        if missing:
+            raise InputError(f"{args.data}:{i}: missing column(s) {', '.join(missing)}")
+    name = args.condition or (rows[0].get("condition") if rows else None)
+    if not name:
+        raise InputError(f"{args.data}: no condition column; pass --condition")
+    report = verify_rows(rows, get_condition(name))
+    print(report.markdown())
+    if not report.ok:
+        print("FAILED: " + "; ".join(report.problems))
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    run_cli(main)
