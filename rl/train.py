@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Sequence
 
-from countdown.io import InputError, atomic_path, read_rows, run_cli
+from countdown.io import InputError, atomic_path, run_cli
 from countdown.prompts import TEMPLATES, render_prompt
 from countdown.records import Problem
 from countdown.reward import DEFAULT as REWARD, score
@@ -73,21 +73,10 @@ def countdown_reward(completions: list[str], numbers: list[list[int]], target: l
 
 
 def load_problem_file(path: str | os.PathLike, split: str | None = None) -> list[Problem]:
-    """Problems from a file: countdown.data when available (also reads TinyZero files), else our schema."""
-    try:
-        from countdown.data import load_problems
-    except ImportError:
-        load_problems = None
-    if load_problems is not None:
-        problems = load_problems(path, split=split)
-    else:
-        problems = []
-        for i, row in enumerate(read_rows(path), 1):
-            try:
-                problems.append(Problem.from_dict(row))
-            except (ValueError, TypeError) as exc:
-                raise InputError(f"{path}:{i}: {exc}") from None
-        problems = [p for p in problems if split is None or p.split == split]
+    """Problems from our Problem files or TinyZero/veRL files (countdown.data), never empty."""
+    from countdown.data import load_problems
+
+    problems = load_problems(path, split=split)
     if not problems:
         raise InputError(f"{path}: no problems" + (f" with split {split!r}" if split else ""))
     return problems
@@ -209,14 +198,16 @@ def run_training(args: argparse.Namespace) -> dict[str, Any]:
     out.mkdir(parents=True, exist_ok=True)
     device = pick_device(args.device)
     use_vllm = rollout_backend(args.rollout_backend, device)
-    model, tokenizer = load_model_and_tokenizer(args.model, device=device, dtype=args.dtype or "float32")
     problems = training_problems(args)
     if args.learnability_filter:
         from rl.learnability import filter_problems
 
         problems = filter_problems(problems, args.model, k=args.learnability_filter, keep=args.learnability_keep,
                                    max_tokens=args.max_completion_length, template=args.template,
-                                   seed=args.seed, out=out / "learnability.jsonl")
+                                   seed=args.seed, temperature=args.temperature, out=out / "learnability.jsonl",
+                                   backend="vllm" if use_vllm else "hf")
+    # loaded after the filter, which samples with its own engine and frees it
+    model, tokenizer = load_model_and_tokenizer(args.model, device=device, dtype=args.dtype or "float32")
     rows, dropped = prompt_rows(problems, tokenizer, args.template, args.max_prompt_length)
     config = build_config(args, device, use_vllm)
 

@@ -1,0 +1,123 @@
+"""Learnability filter for RL problems (after the LearnAlign idea).
+
+A problem the starting model always solves (p = 1) or never solves (p = 0) gives a GRPO group no reward
+variance, hence no gradient. p(1 - p) is the variance of the 0/1 success signal, so problems with the
+highest p(1 - p) are the ones the policy can learn from now. We estimate p with k samples per problem
+from the starting model and keep the top share; ties (typically many p = 0 problems for a base model)
+are broken by the mean reward, which credits well-formed but wrong answers (0.1), then by input order.
+
+CLI: python -m rl.learnability PROBLEMS --model PATH --k 8 --keep 0.5 --out learnable.jsonl
+"""
+from __future__ import annotations
+
+import argparse
+import os
+from collections import defaultdict
+from pathlib import Path
+from typing import Any, Sequence
+
+from countdown.io import InputError, read_rows, run_cli, write_rows
+from countdown.records import Problem
+
+
+def learnability(p: float) -> float:
+    return p * (1.0 - p)
+
+
+def success_rates(problems: Sequence[Problem], model: Any, k: int, max_tokens: int = 1024,
+                  template: str = "base", seed: int = 0, backend: str = "auto", temperature: float = 1.0,
+                  **backend_opts: Any) -> list[dict[str, Any]]:
+    """One row per problem: id, numbers, target, k, successes, p, mean_reward, learnability."""
+    from countdown.rollout import Sampling, sample
+
+    traces = sample(problems, model, backend=backend, template=template,
+                    sampling=Sampling(n=k, temperature=temperature, max_tokens=max_tokens, seed=seed),
+                    **backend_opts)
+    by_id: dict[str, list] = defaultdict(list)
+    for t in traces:
+        by_id[t.id].append(t)
+    rows = []
+    for p in problems:
+        got = by_id.get(p.id, [])
+        wins = sum(t.correct for t in got)
+        rate = wins / len(got) if got else 0.0
+        rows.append({"id": p.id, "numbers": list(p.numbers), "target": p.target, "k": len(got), "successes": wins,
+                     "p": rate, "mean_reward": sum(t.reward for t in got) / len(got) if got else 0.0,
+                     "learnability": learnability(rate)})
+    return rows
+
+
+def keep_count(total: int, keep: float) -> int:
+    """`keep` <= 1 is a share of `total`, > 1 a count; at least one problem survives."""
+    if keep <= 0:
+        raise InputError(f"keep must be positive (got {keep})")
+    count = round(total * keep) if keep <= 1 else int(keep)
+    return max(1, min(total, count))
+
+
+def select_learnable(problems: Sequence[Problem], rates: Sequence[dict[str, Any]], keep: float) -> list[Problem]:
+    """The `keep` most learnable problems, in their original order."""
+    info = {r["id"]: r for r in rates}
+    order = sorted(range(len(problems)), key=lambda i: (-info[problems[i].id]["learnability"],
+                                                        -info[problems[i].id]["mean_reward"], i))
+    chosen = sorted(order[:keep_count(len(problems), keep)])
+    return [problems[i] for i in chosen]
+
+
+def filter_problems(problems: Sequence[Problem], model: Any, k: int = 8, keep: float = 0.5,
+                    max_tokens: int = 1024, template: str = "base", seed: int = 0, backend: str = "auto",
+                    out: str | os.PathLike | None = None, **backend_opts: Any) -> list[Problem]:
+    """Estimate success rates (reusing rows already in `out` for the same k) and keep the most learnable."""
+    known: dict[str, dict] = {}
+    if out is not None and Path(out).is_file():
+        known = {r["id"]: r for r in read_rows(out) if r.get("k") == k}
+    todo = [p for p in problems if p.id not in known]
+    if todo:
+        for row in success_rates(todo, model, k, max_tokens, template, seed, backend, **backend_opts):
+            known[row["id"]] = row
+        if out is not None:
+            write_rows([known[p.id] for p in problems if p.id in known], out)
+    return select_learnable(problems, [known[p.id] for p in problems], keep)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m rl.learnability",
+        description="Keep the Countdown problems the starting model can learn from: estimate each problem's "
+                    "success rate p from K samples and keep those with the highest p(1-p).",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="examples:\n"
+               "  python -m rl.learnability train.jsonl --model Qwen/Qwen2.5-3B --k 8 --keep 0.5 --out learnable.jsonl\n"
+               "  python -m rl.train --model Qwen/Qwen2.5-3B --out runs/q --learnability-filter 8   (same, inline)\n"
+               "The per-problem rates go to OUT's folder as <out>.rates.jsonl; re-running reuses them.",
+    )
+    parser.add_argument("problems", help="problems file (.jsonl/.parquet/...)")
+    parser.add_argument("--model", required=True, help="starting model folder or hub id")
+    parser.add_argument("--out", required=True, help="filtered problems file")
+    parser.add_argument("--k", type=int, default=8, help="samples per problem (default 8)")
+    parser.add_argument("--keep", type=float, default=0.5, help="share (<=1) or count (>1) to keep (default 0.5)")
+    parser.add_argument("--max-tokens", type=int, default=1024)
+    parser.add_argument("--temperature", type=float, default=1.0)
+    parser.add_argument("--template", default="base", choices=("base", "chat"))
+    parser.add_argument("--backend", default="auto", choices=("auto", "vllm", "hf", "openai"))
+    parser.add_argument("--base-url", help="OpenAI-compatible server (backend openai)")
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args(argv)
+    if args.k < 1:
+        raise InputError(f"--k must be >= 1 (got {args.k})")
+    keep_count(1, args.keep)
+    from rl.train import load_problem_file
+
+    problems = load_problem_file(args.problems)
+    out = Path(args.out)
+    rates_path = out.with_name(out.stem + ".rates.jsonl")
+    kept = filter_problems(problems, args.model, k=args.k, keep=args.keep, max_tokens=args.max_tokens,
+                           template=args.template, seed=args.seed, backend=args.backend, out=rates_path,
+                           temperature=args.temperature, base_url=args.base_url)
+    write_rows([p.to_dict() for p in kept], out)
+    print(f"kept {len(kept)} of {len(problems)} problems -> {out} (rates in {rates_path})")
+    return 0
+
+
+if __name__ == "__main__":
+    run_cli(main)
