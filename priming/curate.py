@@ -112,8 +112,9 @@ class TokenCounter:
 
     def truncate(self, text: str, n: int) -> str:
         """A prefix of text that counts exactly n units (or the closest below, for odd tokenizers)."""
-        if self.tokenizer is None:
-            return " ".join(text.split()[:n])
+        if self.tokenizer is None:  # cut after the n-th word, keeping the text's own spacing
+            words = list(re.finditer(r"\S+", text))
+            return text if n >= len(words) else text[:words[n - 1].end()] if n > 0 else ""
         ids = self.tokenizer(text, add_special_tokens=False)["input_ids"]
         best = ""
         for k in range(n, max(0, n - 8), -1):
@@ -163,14 +164,15 @@ def label_docs(docs: list[Doc], judge: str, labels_path: Path,
 
 
 # ---------------------------------------------------------------- question/answer reformatting
-_ANSWER_MARK = re.compile(r"(?im)^\s*(?:\*\*)?(?:solution|answer|proof|sol)\b\.?(?:\*\*)?\s*[:.]?\s*")
+_ANSWER_MARK = re.compile(r"(?im)^\s*(?:\*\*)?(?:solution|answer|proof|sol)\b\.?(?:\*\*)?\s*[:.]?\s*"
+                          r"|\b(?:solution|answer|proof)\s*:\s*")
 
 
 def reformat_qa(text: str) -> str | None:
     """'Question: ...\\nAnswer: ...' for a document that poses a problem and then solves it, else None.
 
-    The split is at the first line opening with Solution/Answer/Proof, otherwise after the first paragraph
-    that asks something (ends with '?') or states an exercise."""
+    The split is at the first "Solution:"/"Answer:"/"Proof:" (or a line opening with one of those words),
+    otherwise after the first paragraph, or after the first question mark of a one-paragraph document."""
     text = text.strip()
     mark = _ANSWER_MARK.search(text)
     if mark and mark.start() > 0:
@@ -298,12 +300,12 @@ def main(argv: list[str] | None = None) -> int:
         doc.tokens = counter.count(doc.text)
 
     rich, minimal, budget = select(docs, args.budget_tokens, counter, random.Random(args.seed))
-    if budget < args.budget_tokens:
-        print(f"warning: the corpus fills only {budget} {counter.unit} per set (asked {args.budget_tokens})",
-              file=sys.stderr)
     if budget == 0:
         raise InputError(f"{', '.join(args.corpus)}: needs documents both with and without behaviors "
                          f"({sum(d.behaviors > 0 for d in docs)} with, {sum(d.behaviors == 0 for d in docs)} without)")
+    if budget < args.budget_tokens:
+        print(f"warning: the corpus fills only {budget} {counter.unit} per set (asked {args.budget_tokens})",
+              file=sys.stderr)
     sets = {"rich": rich, "minimal": minimal}
     manifest: dict[str, Any] = {
         "corpus": list(args.corpus), "judge": args.judge, "unit": counter.unit,
