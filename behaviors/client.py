@@ -1,0 +1,201 @@
+"""An async chat client for any OpenAI-compatible endpoint, safe to point at a paid API.
+
+- bounded concurrency (a semaphore) and an optional requests-per-minute pace;
+- retries with exponential backoff and jitter on 429 (honouring Retry-After), 5xx, timeouts, dropped
+  connections and unreadable replies; other 4xx errors fail at once;
+- an optional persistent cache (behaviors.cache.ResponseCache) keyed by any string the caller chooses:
+  a cached key never makes a request, and each reply is stored the moment it arrives.
+
+The API key is read from an environment variable (OPENAI_API_KEY unless told otherwise) and is never
+stored, logged or written anywhere. Local servers (vLLM, the test server) get a placeholder key.
+"""
+from __future__ import annotations
+
+import asyncio
+import os
+import random
+import time
+from dataclasses import dataclass
+from typing import Any, Sequence
+
+from countdown.io import InputError
+
+from .cache import ResponseCache
+
+DEFAULT_MODEL = "gpt-4o-mini"
+DEFAULT_BASE_URL = "https://api.openai.com/v1"
+_LOCAL_HOSTS = ("://localhost", "://127.", "://0.0.0.0", "://[::1]")
+
+
+class ChatError(Exception):
+    """A request that failed for good (after retries, or with a non-retryable status)."""
+
+
+@dataclass
+class ClientStats:
+    requests: int = 0      # HTTP attempts sent, retries included
+    retries: int = 0
+    cache_hits: int = 0
+    failures: int = 0      # calls that ended in ChatError
+    max_in_flight: int = 0
+
+
+class _LoopState:
+    """Objects bound to one event loop (httpx pool, semaphore, pacing lock)."""
+
+    def __init__(self, client: "ChatClient"):
+        import openai
+
+        self.api = openai.AsyncOpenAI(base_url=client.base_url, api_key=client._api_key(), timeout=client.timeout,
+                                      max_retries=0)   # retries are ours, with our backoff and accounting
+        self.semaphore = asyncio.Semaphore(client.concurrency)
+        self.pace_lock = asyncio.Lock()
+        self.in_flight = 0
+
+
+class ChatClient:
+    def __init__(self, model: str = DEFAULT_MODEL, base_url: str | None = DEFAULT_BASE_URL,
+                 api_key_env: str = "OPENAI_API_KEY", concurrency: int = 8, rpm: float | None = None,
+                 max_retries: int = 5, timeout: float = 60.0, backoff: float = 1.0, max_backoff: float = 60.0,
+                 cache: ResponseCache | str | os.PathLike | None = None, seed: int = 0, **default_params: Any):
+        if concurrency < 1:
+            raise InputError(f"concurrency must be at least 1 (got {concurrency})")
+        self.model = model
+        self.base_url = base_url or DEFAULT_BASE_URL
+        self.api_key_env = api_key_env
+        self.concurrency = concurrency
+        self.rpm = rpm
+        self.max_retries = max_retries
+        self.timeout = timeout
+        self.backoff = backoff
+        self.max_backoff = max_backoff
+        self.cache = cache if cache is None or isinstance(cache, ResponseCache) else ResponseCache(cache)
+        self.default_params = {"temperature": 0.0, **default_params}
+        self.stats = ClientStats()
+        self._rng = random.Random(seed)
+        self._states: dict[int, _LoopState] = {}
+        self._next_slot = 0.0
+
+    def _api_key(self) -> str:
+        key = os.environ.get(self.api_key_env)
+        if key:
+            return key
+        if any(h in self.base_url for h in _LOCAL_HOSTS):
+            return "local-no-key"   # vLLM and test servers accept any key
+        raise InputError(f"no API key: set the {self.api_key_env} environment variable for {self.base_url}")
+
+    def _state(self) -> _LoopState:
+        loop = asyncio.get_running_loop()
+        if id(loop) not in self._states:
+            self._states = {id(loop): _LoopState(self)}   # a new asyncio.run: start fresh
+        return self._states[id(loop)]
+
+    async def _pace(self, state: _LoopState) -> None:
+        if not self.rpm:
+            return
+        async with state.pace_lock:
+            now = time.monotonic()
+            if self._next_slot > now:
+                await asyncio.sleep(self._next_slot - now)
+            self._next_slot = max(now, self._next_slot) + 60.0 / self.rpm
+
+    def _delay(self, attempt: int, retry_after: float | None) -> float:
+        if retry_after is not None:
+            return min(self.max_backoff, retry_after)
+        base = min(self.max_backoff, self.backoff * 2 ** attempt)
+        return base * (0.5 + self._rng.random() / 2)   # jitter so parallel retries do not arrive together
+
+    async def complete(self, messages: Sequence[dict[str, str]], cache_key: str | None = None,
+                       **params: Any) -> str:
+        """The reply text for a chat request; served from the cache when `cache_key` is stored there."""
+        if cache_key is not None and self.cache is not None:
+            cached = self.cache.get(cache_key)
+            if cached is not None:
+                self.stats.cache_hits += 1
+                return cached
+        import openai
+
+        state = self._state()
+        request = {"model": self.model, "messages": list(messages), **self.default_params, **params}
+        last_error = "no attempt made"
+        for attempt in range(self.max_retries + 1):
+            if attempt:
+                self.stats.retries += 1
+            await self._pace(state)
+            retry_after = None
+            async with state.semaphore:
+                state.in_flight += 1
+                self.stats.max_in_flight = max(self.stats.max_in_flight, state.in_flight)
+                self.stats.requests += 1
+                try:
+                    reply = await state.api.chat.completions.create(**request)
+                    content = reply.choices[0].message.content if reply.choices else None
+                    if content is None:
+                        raise ValueError("reply has no message content")
+                except openai.APIStatusError as exc:
+                    last_error = f"HTTP {exc.status_code}: {_short(exc.message)}"
+                    if exc.status_code not in (408, 409, 429) and exc.status_code < 500:
+                        self.stats.failures += 1
+                        raise ChatError(last_error) from None
+                    retry_after = _retry_after(exc)
+                except openai.APITimeoutError:
+                    last_error = f"timeout after {self.timeout:g}s"
+                except openai.APIConnectionError as exc:
+                    last_error = f"connection error: {_short(str(exc))}"
+                except (openai.APIResponseValidationError, ValueError, TypeError, AttributeError) as exc:
+                    last_error = f"unreadable reply: {_short(str(exc))}"   # garbage body from the server
+                else:
+                    if cache_key is not None and self.cache is not None:
+                        self.cache.put(cache_key, content, {"model": self.model})
+                    return content
+                finally:
+                    state.in_flight -= 1
+            if attempt < self.max_retries:
+                await asyncio.sleep(self._delay(attempt, retry_after))
+        self.stats.failures += 1
+        raise ChatError(f"{last_error} (gave up after {self.max_retries + 1} attempts)")
+
+    async def complete_many(self, jobs: Sequence[tuple[str | None, Sequence[dict[str, str]]]],
+                            progress: bool = False, desc: str = "requests") -> list[str | ChatError]:
+        """Run (cache_key, messages) jobs concurrently; each result is the reply or its ChatError, in order."""
+        async def one(job):
+            try:
+                return await self.complete(job[1], cache_key=job[0])
+            except ChatError as exc:
+                return exc
+
+        tasks = [asyncio.ensure_future(one(job)) for job in jobs]
+        if progress and tasks:
+            from tqdm import tqdm
+
+            with tqdm(total=len(tasks), desc=desc, unit="req") as bar:
+                for fut in asyncio.as_completed(tasks):
+                    await fut
+                    bar.update(1)
+        try:
+            return list(await asyncio.gather(*tasks))
+        finally:
+            await self.aclose()
+
+    def run(self, jobs: Sequence[tuple[str | None, Sequence[dict[str, str]]]], progress: bool = False,
+            desc: str = "requests") -> list[str | ChatError]:
+        """Synchronous complete_many (starts its own event loop)."""
+        return asyncio.run(self.complete_many(jobs, progress=progress, desc=desc))
+
+    async def aclose(self) -> None:
+        for state in self._states.values():
+            await state.api.close()
+        self._states = {}
+
+
+def _retry_after(exc: Any) -> float | None:
+    try:
+        value = exc.response.headers.get("retry-after")
+        return None if value is None else max(0.0, float(value))
+    except (AttributeError, ValueError, TypeError):
+        return None
+
+
+def _short(text: str, limit: int = 200) -> str:
+    text = " ".join(str(text).split())
+    return text if len(text) <= limit else text[:limit] + "..."
