@@ -228,7 +228,8 @@ def _parser() -> argparse.ArgumentParser:
     llm.add_argument("--rpm", type=float, default=0, help="requests per minute limit (0 = none)")
     llm.add_argument("--max-requests", type=int, default=0,
                      help="stop after this many requests per condition (default 4 x --num)")
-    llm.add_argument("--cache", help="cache folder for LLM replies (default OUT/.llm_cache)")
+    llm.add_argument("--attempts", type=int, default=3, help="asks per problem before moving on (default 3)")
+    llm.add_argument("--cache", help="SQLite cache file for LLM replies (default OUT/.llm_cache/replies.sqlite)")
     llm.add_argument("--filter-behaviors", action="store_true",
                      help="keep only LLM traces whose rule-judge behaviors match the condition exactly")
     return parser
