@@ -139,7 +139,8 @@ def build_one(args: argparse.Namespace, condition: Condition, exclude: set[tuple
     settings = settings_of(args, condition)
     entry = manifest["conditions"].get(condition.name)
     files = [out / f"{condition.name}.parquet", out / f"{condition.name}.jsonl"]
-    if (entry and entry.get("settings") == settings and all(f.is_file() for f in files) and not args.force):
+    complete = bool(entry) and entry.get("counts", {}).get("rows") == args.num  # an LLM run may stop short
+    if complete and entry.get("settings") == settings and all(f.is_file() for f in files) and not args.force:
         print(f"{condition.name}: already built with these settings, skipped ({files[0]})", file=sys.stderr)
         return entry
 
@@ -154,6 +155,9 @@ def build_one(args: argparse.Namespace, condition: Condition, exclude: set[tuple
 
         rows, extra_counts = llm_rows(condition, args.num, args.seed, problems, args, tokenizer)
         skipped = extra_counts.get("problems_skipped", 0)
+        if len(rows) < args.num:
+            print(f"warning: {condition.name}: only {len(rows)} of {args.num} traces within --max-requests; "
+                  "writing them (re-run to continue: cached replies are reused)", file=sys.stderr)
     if any((tuple(sorted(r["numbers"])), r["target"]) in exclude for r in rows):
         raise RuntimeError("a priming problem overlaps the excluded evaluation problems")
 
