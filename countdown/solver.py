@@ -213,23 +213,134 @@ def batch_table(numbers):
     memo: dict[int, tuple] = {}
 
     def table(mask: int):
-        if mask in memo:
-            return memo[mask]
-        if mask & (mask - 1) == 0:
-            i = mask.bit_length() - 1
-            result = (x[:, i:i + 1], np.ones((rows, 1), dtype=np.int64))
-        else:
-            ps, qs = [], []
-            for a, b in _submasks(mask):
-                (pa, qa), (pb, qb) = table(a), table(b)
-                pa, qa = pa[:, :, None], qa[:, :, None]
-                pb, qb = pb[:, None, :], qb[:, None, :]
-                x1, x2, z = pa * qb, pb * qa, qa * qb      # a = x1/z and b = x2/z over a common denominator
-                ps += [x1 + x2, x1 - x2, x2 - x1, pa * pb, x1 * (x2 != 0), x2 * (x1 != 0)]
-                qs += [z, z, z, z, x2, x1]                # a/b = x1/x2, b/a = x2/x1
-            result = (np.concatenate([p.reshape(rows, -1) for p in ps], axis=1),
-                      np.concatenate([q.reshape(rows, -1) for q in qs], axis=1))
-        memo[mask] = result
-        return result
+        if mask not in memo:
+            if mask & (mask - 1) == 0:
+                i = mask.bit_length() - 1
+                memo[mask] = (x[:, i:i + 1], np.ones((rows, 1), dtype=np.int64))
+            else:
+                memo[mask] = _combine_tables([(table(a), table(b)) for a, b in _submasks(mask)])
+        return memo[mask]
 
     return table((1 << k) - 1)
+
+
+def batch_solve(numbers, targets):
+    """For each row of `numbers` (shape (rows, k)), the index into batch_templates(k) of one expression equal
+    to that row's target, or -1 when the target is unreachable.
+
+    The same exact arithmetic as `batch_table`, with three savings: the last combination is only compared
+    with the target, never stored; rows leave the batch as soon as one split reaches their target (cheap
+    balanced splits first); and sub-tables of 3+ numbers keep one form per distinct rational function
+    (a + (b + c) and b + (a + c) are the same function), which drops a third of their columns.
+    """
+    import numpy as np
+
+    x = np.asarray(numbers, dtype=np.int64)
+    t = np.asarray(targets, dtype=np.int64)
+    rows, k = x.shape
+    full = (1 << k) - 1
+    result = np.full(rows, -1, dtype=np.int64)
+    alive = np.arange(rows)
+    # with a zero among the numbers two equal functions can differ in where they divide by zero: no pruning
+    prune = rows > 0 and int(x.min()) >= 1
+    memo: dict[int, tuple] = {}
+    columns: dict[int, np.ndarray] = {}   # mask -> the unpruned column of each kept column
+
+    def table(mask: int):
+        if mask not in memo:
+            if mask & (mask - 1) == 0:
+                i = mask.bit_length() - 1
+                memo[mask] = (x[alive, i:i + 1], np.ones((len(alive), 1), dtype=np.int64))
+            else:
+                p, q = _combine_tables([(table(a), table(b)) for a, b in _submasks(mask)])
+                cols = _distinct_columns(bin(mask).count("1")) if prune else None
+                if cols is not None:
+                    p, q = p[:, cols], q[:, cols]
+                    columns[mask] = cols
+                memo[mask] = (p, q)
+        return memo[mask]
+
+    def count(mask: int) -> int:   # unpruned number of forms
+        return len(batch_templates(bin(mask).count("1"))) if mask & (mask - 1) else 1
+
+    splits_ = _submasks(full)
+    offsets, offset = [], 0
+    for a, b in splits_:
+        offsets.append(offset)
+        offset += 6 * count(a) * count(b)
+    order = sorted(range(len(splits_)), key=lambda s: count(splits_[s][0]) * count(splits_[s][1]))
+    for s in order:
+        if not len(alive):
+            break
+        a, b = splits_[s]
+        (pa, qa), (pb, qb) = table(a), table(b)
+        tt = t[alive][:, None, None]
+        hits = _hits(pa, qa, pb, qb, tt)
+        found = (hits[0] | hits[1] | hits[2] | hits[3] | hits[4] | hits[5]).any(axis=(1, 2))
+        if not found.any():
+            continue
+        # which (operator, left form, right form) hit, for the rows that have one
+        detail = np.stack([h[found] for h in hits], axis=1)          # (hit rows, 6, ma, mb)
+        n, _, ma, mb = detail.shape
+        op, i, j = np.unravel_index(detail.reshape(n, -1).argmax(axis=1), (6, ma, mb))
+        if a in columns:
+            i = columns[a][i]
+        if b in columns:
+            j = columns[b][j]
+        result[alive[found]] = offsets[s] + (op * count(a) + i) * count(b) + j
+        keep = ~found
+        alive = alive[keep]
+        for m, (p, q) in memo.items():
+            memo[m] = (p[keep], q[keep])
+    return result
+
+
+def _hits(pa, qa, pb, qb, tt):
+    """Six boolean arrays (rows, ma, mb): a op b == target, for op in _OPS order, a = pa/qa, b = pb/qb."""
+    pa, qa = pa[:, :, None], qa[:, :, None]
+    pb, qb = pb[:, None, :], qb[:, None, :]
+    x1, x2 = pa * qb, pb * qa          # a and b over the common denominator z
+    z = qa * qb
+    tz = tt * z
+    valid = z != 0
+    return [(x1 + x2 == tz) & valid, (x1 - x2 == tz) & valid, (x2 - x1 == tz) & valid,
+            (pa * pb == tz) & valid, (x1 == tt * x2) & (x2 != 0) & valid, (x2 == tt * x1) & (x1 != 0) & valid]
+
+
+@lru_cache(maxsize=None)
+def _distinct_columns(m: int):
+    """Columns of the m-number table that are distinct rational functions (the first of each kind).
+
+    Two forms are taken as the same function when they agree exactly on three rows of large distinct primes
+    (a false match would need a polynomial identity to hold by accident at all three points). A wrong merge
+    could only hide a reachable target, never produce a wrong solution: every hit is checked exactly.
+    """
+    import numpy as np
+
+    primes = [[1009, 1013, 1019, 1021], [7919, 7927, 7933, 7937], [104729, 104723, 104717, 104711]]
+    p, q = batch_table(np.array([row[:m] for row in primes], dtype=np.int64))
+    seen: set = set()
+    keep = []
+    for col in range(p.shape[1]):
+        sig = tuple(Fraction(int(p[r, col]), int(q[r, col])) if q[r, col] else None for r in range(3))
+        if sig not in seen:
+            seen.add(sig)
+            keep.append(col)
+    return np.array(keep, dtype=np.int64)
+
+
+def _combine_tables(pairs):
+    """The (P, Q) table of a mask from its splits' tables, in batch_templates order."""
+    import numpy as np
+
+    ps, qs = [], []
+    for (pa, qa), (pb, qb) in pairs:
+        rows = pa.shape[0]
+        pa, qa = pa[:, :, None], qa[:, :, None]
+        pb, qb = pb[:, None, :], qb[:, None, :]
+        x1, x2, z = pa * qb, pb * qa, qa * qb
+        for p, q in ((x1 + x2, z), (x1 - x2, z), (x2 - x1, z), (pa * pb, z),
+                     (x1 * (x2 != 0), x2), (x2 * (x1 != 0), x1)):
+            ps.append(p.reshape(rows, -1))
+            qs.append(q.reshape(rows, -1))
+    return np.concatenate(ps, axis=1), np.concatenate(qs, axis=1)
