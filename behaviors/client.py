@@ -164,12 +164,22 @@ class ChatClient:
             except ChatError as exc:
                 return exc
 
-        tasks = [asyncio.ensure_future(one(job)) for job in jobs]
-        if progress and tasks:
+        shared: dict[str, asyncio.Future] = {}   # identical keys in one batch share a single request
+        tasks = []
+        for job in jobs:
+            if job[0] is not None and job[0] in shared:
+                tasks.append(shared[job[0]])
+                continue
+            task = asyncio.ensure_future(one(job))
+            if job[0] is not None:
+                shared[job[0]] = task
+            tasks.append(task)
+        unique = list({id(t): t for t in tasks}.values())
+        if progress and unique:
             from tqdm import tqdm
 
-            with tqdm(total=len(tasks), desc=desc, unit="req") as bar:
-                for fut in asyncio.as_completed(tasks):
+            with tqdm(total=len(unique), desc=desc, unit="req") as bar:
+                for fut in asyncio.as_completed(unique):
                     await fut
                     bar.update(1)
         try:

@@ -42,6 +42,8 @@ from typing import Sequence
 
 from countdown.records import BEHAVIORS
 
+RULES_VERSION = "rules-v1"   # recorded as prompt_version in rule-judge labels; bump when the rules change
+
 # ---------------------------------------------------------------- normalisation and sentences
 # Patterns here start with a literal or a character class where possible: Python's regex engine then skips
 # quickly to candidate positions, which is most of what makes the judge fast.
