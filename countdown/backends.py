@@ -190,10 +190,12 @@ class OpenAIBackend(Backend):
         import openai
 
         stop = list(sampling.stop or []) or None
+        # usage counts tokens per request; with n > 1, logprobs=0 lists each choice's generated tokens
+        extra = {"logprobs": 0} if sampling.n > 1 else {}
         try:
             resp = self.client.completions.create(
                 model=self.name, prompt=prompt, n=sampling.n, temperature=sampling.temperature,
-                top_p=sampling.top_p, max_tokens=sampling.max_tokens, seed=seed, stop=stop)
+                top_p=sampling.top_p, max_tokens=sampling.max_tokens, seed=seed, stop=stop, **extra)
         except openai.APIConnectionError as exc:
             raise InputError(f"{self.base_url}: server unreachable ({exc})") from None
         except openai.APIStatusError as exc:
@@ -208,10 +210,14 @@ class OpenAIBackend(Backend):
             matched = (choice.model_extra or {}).get("stop_reason")
             if stop and isinstance(matched, str) and matched in stop:
                 text += matched
-            if self.tokenizer is not None:
+            if len(choices) == 1 and usage:
+                tokens = usage.completion_tokens
+            elif choice.logprobs is not None and choice.logprobs.tokens is not None:
+                tokens = len(choice.logprobs.tokens)
+            elif self.tokenizer is not None:  # a server without logprobs: re-tokenize (approximate)
                 tokens = len(self.tokenizer(text, add_special_tokens=False)["input_ids"])
-            else:  # usage is per request; split it evenly over the choices
-                tokens = (usage.completion_tokens // max(1, len(choices))) if usage else 0
+            else:  # last resort: split the request's usage evenly over the choices
+                tokens = (usage.completion_tokens // len(choices)) if usage else 0
             out.append(Completion(text, tokens, usage.prompt_tokens if usage else 0, choice.finish_reason))
         return out
 
@@ -287,7 +293,8 @@ class HFBackend(Backend):
             batch = list(prompts[start:start + per_batch])
             enc = self.tokenizer(batch, return_tensors="pt", padding=True).to(self.device)
             greedy = sampling.temperature <= 0
-            kwargs: dict[str, Any] = dict(max_new_tokens=sampling.max_tokens, num_return_sequences=n,
+            # greedy: the n samples are identical, so decode once and repeat it (transformers refuses n > 1)
+            kwargs: dict[str, Any] = dict(max_new_tokens=sampling.max_tokens, num_return_sequences=1 if greedy else n,
                                           pad_token_id=self.tokenizer.pad_token_id, do_sample=not greedy)
             if not greedy:
                 kwargs.update(temperature=sampling.temperature, top_p=sampling.top_p, top_k=0)
@@ -298,8 +305,10 @@ class HFBackend(Backend):
                 out = self.model.generate(**enc, **kwargs)
             new = out[:, enc["input_ids"].shape[1]:].tolist()
             prompt_lens = enc["attention_mask"].sum(dim=1).tolist()
+            per_prompt = 1 if greedy else n
             for i in range(len(batch)):
-                results.append([self._completion(new[i * n + k], prompt_lens[i], stop) for k in range(n)])
+                results.append([self._completion(new[i * per_prompt + (0 if greedy else k)], prompt_lens[i], stop)
+                                for k in range(n)])
         return results
 
     def _completion(self, ids: list[int], prompt_tokens: int, stop: list[str]) -> Completion:
