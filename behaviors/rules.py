@@ -10,7 +10,8 @@ and semicolons). Each behavior counts sentences that show it, at most one per se
 
 - verification: the sentence states a check. Check words (check, verify, confirm, make sure, ✓); a value
   compared with the target ("not 22", "less than 22", "≠ 22", "22 = 22", "exactly 22", "got 22" for target
-  22; "not the target", "which is our target", "target reached"); a value judged too big/small
+  22; "not the target", "which is our target", "target reached") or with an intermediate value the trace
+  named as a goal or derived from the target ("7, not 12" after "first reach 12"); a value judged too big/small
   ("too large", "overshoots", "falls short"); a verdict ("that's correct", "this works", "is wrong"); a
   number-use constraint ("used 7 twice", "haven't used 3", "all numbers used"). Writing "25 - 1 = 24" alone
   is a computation, not a check. A sentence with a check word followed directly by another checking sentence
@@ -267,14 +268,12 @@ class _Scan:
             out.update(i for i in self.candidates.get(name, ()) if i not in out and search(self.text, self.starts[i], ends[i]))
         return out
 
-    def number_hits(self, name: str, target: float, equal: bool) -> set[int]:
-        """Sentences where the rule's captured number is (equal=True) / is not (equal=False) the target;
-        a match without a captured number counts as the target."""
-        out = set()
+    def numbers(self, name: str) -> list[tuple[int, float | None]]:
+        """(sentence, captured number or None) for each match of a rule."""
+        out = []
         for i, m in self.matches(name):
             token = next((g for g in m.groups() if g is not None), None)
-            if (token is None or _value(token) == target) == equal:
-                out.add(i)
+            out.append((i, None if token is None else _value(token)))
         return out
 
     @property
@@ -302,7 +301,9 @@ def _episodes(indices: set[int]) -> int:
     return sum(1 for k, i in enumerate(ordered) if k == 0 or ordered[k - 1] != i - 1)
 
 
-def _verification(scan: _Scan, target: float | None) -> int:
+def _verification(scan: _Scan, target: float | None, goals: set[float] = frozenset()) -> int:
+    """Checking sentences. A number compared with (`not 12`, `less than 12`) counts when it is the target or
+    an intermediate value the trace set out to reach (`goals`); target None is the general-text variant."""
     check = scan.hits("v_check")
     found = check | scan.hits("v_other", "v_target_word")
     for i, m in scan.matches("v_target_pos"):
@@ -311,7 +312,7 @@ def _verification(scan: _Scan, target: float | None) -> int:
     if target is None:
         found |= scan.hits("v_text")
     else:
-        found |= scan.number_hits("v_target_num", target, True)
+        found |= {i for i, v in scan.numbers("v_target_num") if v == target or v in goals}
         same, _ = _target_patterns(str(target))
         for m in same.finditer(scan.text):
             if not (m.start() and scan.text[m.start() - 1].isdigit()):
@@ -330,7 +331,7 @@ def _restarts(scan: _Scan, numbers: Sequence[int], target: float, skip: set[int]
     for sentence, operands, result, expr in scan.equations:
         if expr == last_eq or sentence in skip:   # re-computing inside a check is not a new attempt
             continue
-        fresh = [v for v in operands if v not in results]
+        fresh = [v for v in operands if v not in results and v in inputs]
         if (len(fresh) == len(operands) and spent and last_result != target
                 and any(fresh.count(v) > inputs[v] - spent[v] for v in fresh)):
             out.add(sentence)
@@ -341,13 +342,16 @@ def _restarts(scan: _Scan, numbers: Sequence[int], target: float, skip: set[int]
     return out
 
 
-def _backward(scan: _Scan, numbers: Sequence[int], target: float) -> set[int]:
-    found = scan.hits("bw_word") | scan.number_hits("bw_need", target, True)
+def _backward(scan: _Scan, numbers: Sequence[int], target: float) -> tuple[set[int], set[float]]:
+    """Backward-chaining sentences and the values they derive from the target."""
+    found = scan.hits("bw_word") | {i for i, v in scan.numbers("bw_need") if v is None or v == target}
+    derived = set()
     inputs = set(numbers)
     if target not in inputs:
-        for sentence, operands, _, _ in scan.equations:   # "24 / 2 = 12": an operation applied to the target
+        for sentence, operands, result, _ in scan.equations:   # "24 / 2 = 12": an operation on the target
             if operands and operands[0] == target:
                 found.add(sentence)
+                derived.add(result)
     _, decomp = _target_patterns(str(target))
     for m in decomp.finditer(scan.text):   # "24 = 2 * 12" with a part that is not an input
         before = scan.text[max(0, m.start() - 3):m.start()].rstrip()
@@ -355,17 +359,18 @@ def _backward(scan: _Scan, numbers: Sequence[int], target: float) -> set[int]:
             continue
         if any(_value(t) not in inputs for t in _INT.findall(m.group(1))):
             found.add(scan.sentence(m.start()))
-    return found
+    return found, derived
 
 
 def count_behaviors(completion: str, numbers: Sequence[int], target: int) -> dict[str, int]:
     """Counts of the four behaviors in a Countdown completion (see the module docstring for the rules)."""
     scan = _Scan(completion)
     goal = int(target)
-    backward = _backward(scan, numbers, goal)
-    subgoals = scan.hits("s_word") | scan.number_hits("s_goal", goal, False)
+    backward, derived = _backward(scan, numbers, goal)
+    named = [(i, v) for i, v in scan.numbers("s_goal") if v != goal]
+    subgoals = scan.hits("s_word") | {i for i, _ in named}
     return {
-        "verification": _verification(scan, goal),
+        "verification": _verification(scan, goal, derived | {v for _, v in named}),
         "backtracking": _episodes(scan.hits("b_mark") | _restarts(scan, numbers, goal, scan.hits("v_check"))),
         # a goal derived in (or right after) a backward step is part of that step
         "subgoal_setting": len(subgoals - backward - {i + 1 for i in backward}),

@@ -1,0 +1,93 @@
+"""How well two judges agree on the same traces: `python -m behaviors.agreement A.jsonl B.jsonl`.
+
+Per behavior, over the traces both judges labelled (joined on trace_id, null counts left out): presence
+accuracy (both say >= 1 or both say 0), Cohen's kappa on presence, and the Pearson correlation of counts.
+Kappa and correlation are undefined (None) when a judge gives the same answer for every trace.
+"""
+from __future__ import annotations
+
+import argparse
+import math
+from typing import Any, Sequence
+
+from countdown.io import InputError, read_rows, run_cli, write_rows
+from countdown.records import BEHAVIORS
+
+
+def cohen_kappa(a: Sequence[bool], b: Sequence[bool]) -> float | None:
+    n = len(a)
+    if n == 0:
+        return None
+    observed = sum(x == y for x, y in zip(a, b)) / n
+    pa, pb = sum(a) / n, sum(b) / n
+    expected = pa * pb + (1 - pa) * (1 - pb)
+    return None if expected == 1 else (observed - expected) / (1 - expected)
+
+
+def pearson(x: Sequence[float], y: Sequence[float]) -> float | None:
+    n = len(x)
+    if n < 2:
+        return None
+    mx, my = sum(x) / n, sum(y) / n
+    sxy = sum((a - mx) * (b - my) for a, b in zip(x, y))
+    sxx = sum((a - mx) ** 2 for a in x)
+    syy = sum((b - my) ** 2 for b in y)
+    return None if sxx == 0 or syy == 0 else sxy / math.sqrt(sxx * syy)
+
+
+def agreement(rows_a: Sequence[dict[str, Any]], rows_b: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """One row per behavior: n, presence_accuracy, kappa, count_pearson, mean_a, mean_b."""
+    by_id = {r["trace_id"]: r for r in rows_b if r.get("trace_id") is not None}
+    pairs = [(r, by_id[r["trace_id"]]) for r in rows_a if r.get("trace_id") in by_id]
+    out = []
+    for behavior in BEHAVIORS:
+        both = [(int(a[behavior]), int(b[behavior])) for a, b in pairs
+                if a.get(behavior) is not None and b.get(behavior) is not None]
+        xs, ys = [p[0] for p in both], [p[1] for p in both]
+        present_a, present_b = [x >= 1 for x in xs], [y >= 1 for y in ys]
+        n = len(both)
+        out.append({
+            "behavior": behavior, "n": n,
+            "presence_accuracy": sum(p == q for p, q in zip(present_a, present_b)) / n if n else None,
+            "kappa": cohen_kappa(present_a, present_b),
+            "count_pearson": pearson(xs, ys),
+            "mean_a": sum(xs) / n if n else None, "mean_b": sum(ys) / n if n else None,
+        })
+    return out
+
+
+def _fmt(v: Any) -> str:
+    return "n/a" if v is None else (f"{v:.3f}" if isinstance(v, float) else str(v))
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(
+        prog="python -m behaviors.agreement",
+        description="Agreement between two judges' labels of the same traces (joined on trace_id): per behavior "
+                    "presence accuracy, Cohen's kappa on presence and Pearson correlation of counts.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="example:\n  python -m behaviors.agreement labels_llm.jsonl labels_rules.jsonl --out agreement.csv")
+    p.add_argument("a", help="labels from judge A (output of behaviors.classify)")
+    p.add_argument("b", help="labels from judge B")
+    p.add_argument("--out", default=None, help="also write the table (.csv/.jsonl/.json/.parquet)")
+    p.add_argument("--seed", type=int, default=0, help="unused (deterministic); accepted for CLI uniformity")
+    args = p.parse_args(argv)
+    rows_a, rows_b = read_rows(args.a), read_rows(args.b)
+    for path, rows in ((args.a, rows_a), (args.b, rows_b)):
+        for i, row in enumerate(rows):
+            if "trace_id" not in row or not any(b in row for b in BEHAVIORS):
+                raise InputError(f"{path}: row {i + 1}: needs trace_id and behavior counts (a classify output)")
+    table = agreement(rows_a, rows_b)
+    if not any(t["n"] for t in table):
+        raise InputError(f"{args.a} and {args.b} share no labelled trace_id")
+    print(f"{'behavior':<18} {'n':>5} {'presence_acc':>12} {'kappa':>7} {'pearson':>8} {'mean_a':>7} {'mean_b':>7}")
+    for t in table:
+        print(f"{t['behavior']:<18} {t['n']:>5} {_fmt(t['presence_accuracy']):>12} {_fmt(t['kappa']):>7} "
+              f"{_fmt(t['count_pearson']):>8} {_fmt(t['mean_a']):>7} {_fmt(t['mean_b']):>7}")
+    if args.out:
+        write_rows(table, args.out)
+    return 0
+
+
+if __name__ == "__main__":
+    run_cli(main)

@@ -1,0 +1,109 @@
+"""The offline rule judge on hand-written traces: each behavior present and absent, and kept apart."""
+import pytest
+
+from behaviors.rules import count_behaviors, count_text_behaviors
+from countdown.records import BEHAVIORS
+
+NUMS, TARGET = [3, 4, 2], 24
+
+
+def counts(text, numbers=NUMS, target=TARGET):
+    return count_behaviors(text, numbers, target)
+
+
+def only(**expected):
+    return {b: expected.get(b, 0) for b in BEHAVIORS}
+
+
+def test_plain_direct_solution_counts_nothing():
+    text = "3 * 4 = 12. 12 * 2 = 24.</think> <answer>3 * 4 * 2</answer>"
+    assert counts(text) == only()
+    assert counts("25 - 1 = 24", [25, 1], 24) == only()
+    assert counts("") == only()
+
+
+@pytest.mark.parametrize("text,n", [
+    ("3 * 4 = 12. 12 * 2 = 24, which is our target.", 1),
+    ("3 + 4 = 7, 7 * 2 = 14. That's not 24.", 1),
+    ("3 + 4 + 2 = 9, far less than 24.", 1),
+    ("4 * 2 * 3 gives 24 = 24.", 1),
+    ("3 * 4 * 2 = 24. Let me verify: 3 * 4 = 12 and 12 * 2 = 24. Yes, we reached the target.", 1),
+    ("3 + 4 = 7 and 7 * 2 = 14 is too small; so 14 + 10 would be needed, that is wrong.", 2),
+    ("4 * 4 = 16 but we used 4 twice.", 1),
+])
+def test_verification_present(text, n):
+    assert counts(text) == only(verification=n)
+
+
+@pytest.mark.parametrize("text,n", [
+    ("3 + 4 = 7. 7 + 2 = 9. This doesn't work. Let's try a different combination: 3 * 4 = 12, 12 * 2 = 24.", 1),
+    ("3 + 4 = 7, 7 * 2 = 14. Scratch that, going back to the start. 4 * 2 = 8, 8 * 3 = 24.", 1),
+    ("3 - 2 = 1, 1 * 4 = 4. Dead end. 4 - 2 = 2, 2 + 3 = 5. No luck. Alternatively, 3 * 4 = 12, 12 * 2 = 24.", 2),
+    # no words at all: the third line starts over with inputs the first line already used
+    ("3 + 4 = 7\n7 + 2 = 9\n3 * 4 = 12\n12 * 2 = 24", 1),
+])
+def test_backtracking_present(text, n):
+    assert counts(text) == only(backtracking=n)
+
+
+def test_second_attempt_after_a_failed_check_is_both():
+    c = counts("(4 + 2) * 3 = 18, too small. 4 * 3 * 2 = 24, this is correct.")
+    assert c == only(verification=2, backtracking=1)
+
+
+def test_continuing_a_line_is_not_backtracking():
+    assert counts("3 * 4 = 12\n12 * 2 = 24")["backtracking"] == 0
+    assert counts("Let me try 3 * 4 = 12. Then let me try 12 * 2 = 24.")["backtracking"] == 0
+    # a sub-result built from the unused inputs is still the same line of work
+    assert counts("3 * 4 = 12. 6 - 4 = 2. 12 * 2 = 24.", [3, 4, 6, 4], 24)["backtracking"] == 0
+
+
+@pytest.mark.parametrize("text,n", [
+    ("First, let's get 12 from 3 and 4: 3 * 4 = 12. Then 12 * 2 = 24.", 1),
+    ("If we can make 8 out of 4 and 2, the rest is easy: 4 * 2 = 8, 8 * 3 = 24.", 1),
+    ("I'll aim for 12 as an intermediate goal. 3 * 4 = 12, 12 * 2 = 24.", 1),
+    ("Step 1: make 6 from 4 and 2. 4 + 2 = 6. Step 2: get 18 from 6 and 3. 6 * 3 = 18.", 2),
+])
+def test_subgoal_present(text, n):
+    assert counts(text) == only(subgoal_setting=n)
+
+
+def test_naming_the_target_itself_is_not_a_subgoal():
+    assert counts("We need to make 24. 3 * 4 = 12, 12 * 2 = 24.")["subgoal_setting"] == 0
+
+
+@pytest.mark.parametrize("text,n", [
+    ("Working backwards: 24 / 2 = 12, and 3 * 4 = 12.", 1),
+    ("24 / 2 = 12, so we need 12 from 3 and 4. 3 * 4 = 12.", 1),
+    ("To get 24, we need two factors, like 8 * 3. 4 * 2 = 8.", 1),
+    ("24 = 2 * 12. 3 * 4 = 12.", 1),
+    ("24 / 3 = 8. 4 * 2 = 8. Also 24 - 2 = 22, which is hard.", 2),
+])
+def test_backward_chaining_present(text, n):
+    assert counts(text) == only(backward_chaining=n)
+
+
+def test_target_among_inputs_is_forward_work():
+    # 24 is an input here, so "24 / 2 = 12" is an ordinary step, not reasoning from the target
+    assert counts("24 / 2 = 12. 12 + 12 = 24.", [24, 2, 12], 24)["backward_chaining"] == 0
+
+
+def test_all_four_together_and_unicode_operators():
+    text = ("Working backwards, 24 ÷ 2 = 12, so first I want to reach 12. 3 + 4 = 7, not 12. That doesn't "
+            "work; let me try another way. 3 × 4 = 12. Then 12 × 2 = 24, which is the target.")
+    c = counts(text)
+    assert c["backward_chaining"] == 1 and c["backtracking"] == 1
+    assert c["verification"] == 2 and c["subgoal_setting"] == 0   # the subgoal is part of the backward step
+    assert counts("First, let me reach 12. 3 × 4 = 12. 12 × 2 = 24, which is the target.") == only(
+        verification=1, subgoal_setting=1)
+
+
+def test_general_text_variant():
+    doc = ("Problem 2: Find x such that 2x + 1 = 7. Solution: first we compute 2x = 6, thus x = 3. "
+           "Let's check: 2 * 3 + 1 = 7, as expected. It suffices to show uniqueness.")
+    c = count_text_behaviors(doc)
+    assert c == {"verification": 1, "backtracking": 0, "subgoal_setting": 1, "backward_chaining": 1,
+                 "has_problem": 1, "has_solution": 1}
+    plain = count_text_behaviors("The weather was nice and we walked to the park.")
+    assert plain == {b: 0 for b in BEHAVIORS} | {"has_problem": 0, "has_solution": 0}
+    assert count_text_behaviors("That approach fails. Instead, we factor the polynomial.")["backtracking"] == 1
