@@ -135,12 +135,18 @@ def rule_counts(docs: Sequence[Doc]) -> list[dict[str, int]]:
 
 
 def llm_counts(docs: Sequence[Doc], args: argparse.Namespace) -> list[dict[str, int] | None]:
-    """The LLM judge's general-text variant (behaviors package); None where the judge failed."""
-    from behaviors.classify import label_texts
+    """The LLM judge's general-text variant (behaviors.classify); None where any answer failed."""
+    from behaviors.classify import judge_rows
 
-    opts = {"base_url": args.base_url, "model": args.model, "cache_dir": args.cache or str(Path(args.out) / ".judge_cache"),
-            "concurrency": args.concurrency}
-    return label_texts([d.text for d in docs], **{k: v for k, v in opts.items() if v is not None})
+    cache = args.cache or str(Path(args.out) / ".judge_cache" / "judge.sqlite")
+    judged = judge_rows([{"text": d.text, "id": d.id} for d in docs], "llm", text_field="text", variant="text",
+                        model=args.model, base_url=args.base_url, concurrency=args.concurrency, cache=cache,
+                        progress=True, source="corpus")
+    out: list[dict[str, int] | None] = []
+    for j in judged:
+        counts = {**j.label.counts(), **{k: j.extras.get(k) for k in FLAGS}}
+        out.append(None if any(v is None for v in counts.values()) else counts)
+    return out
 
 
 def label_docs(docs: list[Doc], judge: str, labels_path: Path,
@@ -267,7 +273,7 @@ def _parser() -> argparse.ArgumentParser:
     llm.add_argument("--base-url")
     llm.add_argument("--model")
     llm.add_argument("--concurrency", type=int, default=8)
-    llm.add_argument("--cache", help="judge cache folder (default OUT/.judge_cache)")
+    llm.add_argument("--cache", help="judge cache file (default OUT/.judge_cache/judge.sqlite)")
     return parser
 
 

@@ -168,7 +168,7 @@ class _Writer:
             return False
         g, rel = self.rng.choice(goals)
         path = random_path(self.numbers, self.rng, depth=len(self.numbers) - 2)
-        if any(node.value == g for node in path):
+        if any(node.value in (g, self.target) for node in path):
             return False
         self.say(SUBGOAL_SET, g=g, rel=RELATION[rel].format(g=g, t=self.target, d=abs(g - self.target)))
         self.say(FORWARD_START, step=path[0].step_text())

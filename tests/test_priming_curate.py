@@ -121,3 +121,26 @@ def test_bad_input_exits_2(corpus, tmp_path, capsys, argv):
     code, stdout, err = run(argv + ["--out", out], capsys)
     assert code == 2 and err.startswith("error: ") and err.count("\n") == 1
     assert not (out / "rich.jsonl").exists()
+
+
+def test_llm_judge_through_the_fake_server(corpus, tmp_path, capsys):
+    """--judge llm asks the general-text questions; replies are cached, a re-run sends nothing."""
+    from fake_openai import FakeOpenAI
+
+    markers = ("2x + 3 = 11", "a - b > 0", "15% of 80")
+
+    def judge(request):
+        document = request["messages"][-1]["content"].split("</document>")[0]
+        return "<count>1</count>" if any(m in document for m in markers) else "<count>0</count>"
+
+    path, _ = corpus
+    out = tmp_path / "llm"
+    with FakeOpenAI(reply=judge) as server:
+        argv = [path, "--judge", "llm", "--base-url", server.base_url, "--model", "fake-judge",
+                "--budget-tokens", 200, "--out", out]
+        assert run(argv, capsys)[0] == 0
+        assert server.count == 60 * 6        # four behaviors + has_problem + has_solution per document
+        rich = read_rows(out / "rich.jsonl")
+        assert rich and all(any(m in r["text"] for m in markers) for r in rich)
+        assert not any(any(m in r["text"] for m in markers) for r in read_rows(out / "minimal.jsonl"))
+        assert run(argv, capsys)[0] == 0 and server.count == 60 * 6
