@@ -41,7 +41,7 @@ class FakeOpenAI:
         self.delay = delay          # seconds each successful request takes (to observe concurrency)
         self.model = model
         self.requests: list[dict[str, Any]] = []   # JSON bodies of chat requests, in arrival order
-        self.headers: list[dict[str, str]] = []    # their HTTP headers (to check what a client sends)
+        self.headers: list[dict[str, str]] = []    # their HTTP headers, lower-case names
         self.in_flight = 0
         self.max_in_flight = 0
         self._queued: list[Fail] = []
@@ -90,7 +90,7 @@ class FakeOpenAI:
                 request = json.loads(body or b"{}")
                 with fake._lock:
                     fake.requests.append(request)
-                    fake.headers.append(dict(self.headers))
+                    fake.headers.append({k.lower(): v for k, v in self.headers.items()})
                     fake.in_flight += 1
                     fake.max_in_flight = max(fake.max_in_flight, fake.in_flight)
                     queued = fake._queued.pop(0) if fake._queued else None
