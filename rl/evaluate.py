@@ -50,7 +50,8 @@ def done_steps(rows: Sequence[dict[str, Any]], condition: str) -> set[int]:
 
 
 def judged_subset(traces: list[dict], judge_sample: int, seed: int, step: int) -> list[dict]:
-    """The traces the behavior judge sees: all, or a seeded random sample (the paper judged 200 per step)."""
+    """The traces the behavior judge sees: all, or a seeded random sample (the paper judged 200 per step;
+    accuracy and response length still use every trace)."""
     if not judge_sample or judge_sample >= len(traces):
         return traces
     rng = random.Random(f"{seed}:{step}")
@@ -58,18 +59,14 @@ def judged_subset(traces: list[dict], judge_sample: int, seed: int, step: int) -
     return [traces[i] for i in keep]
 
 
-def step_row(traces: list[dict], labels: list[BehaviorLabel], judged: list[dict]) -> dict[str, Any]:
-    """The results row: behavior columns from the judged traces, accuracy and length over all traces."""
+def step_row(traces: list[dict], labels: list[BehaviorLabel]) -> dict[str, Any]:
+    """The results row. Traces without a label (not in the judged sample) count for accuracy and length only."""
     from behaviors.aggregate import results_table
 
-    rows = results_table(judged, labels, group_by=("condition", "step"))
+    rows = results_table(traces, labels, group_by=("condition", "step"))
     if len(rows) != 1:
         raise RuntimeError(f"expected one results row for one step, got {len(rows)}")
-    row = dict(rows[0])
-    if len(judged) != len(traces):
-        row["accuracy"] = sum(bool(t["correct"]) for t in traces) / len(traces)
-        row["response_length"] = sum(len(t["completion"]) for t in traces) / len(traces)
-    return {c: row[c] for c in RESULTS_COLUMNS}
+    return {c: rows[0][c] for c in RESULTS_COLUMNS}
 
 
 def evaluate_step(problems: Sequence[Problem], step: int, model: str, condition: str, step_dir: Path,
@@ -95,7 +92,7 @@ def evaluate_step(problems: Sequence[Problem], step: int, model: str, condition:
     else:
         labels = label_traces(judged, judge=args.judge, **judge_options(args))
         write_rows([lab.to_dict() for lab in labels], labels_path)
-    return step_row(traces, labels, judged)
+    return step_row(traces, labels)
 
 
 def judge_options(args: argparse.Namespace) -> dict[str, Any]:

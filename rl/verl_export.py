@@ -169,9 +169,9 @@ def load_or_generate(args: argparse.Namespace) -> dict[str, list[Problem]]:
 def export(args: argparse.Namespace) -> dict:
     from countdown.export import write_verl_parquet
 
+    splits = load_or_generate(args)  # bad input fails before anything is written
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    splits = load_or_generate(args)
     for name, problems in splits.items():
         write_verl_parquet(problems, out / f"{name}.parquet", template=args.template)
     digest = write_reward_module(out / REWARD_FILE)
