@@ -102,10 +102,13 @@ def _draw(rng: np.random.Generator, k: int, rows: int, config: GeneratorConfig):
         yield row, int(targets[r]), templates[forms[r]].format(*row)
 
 
-def _batch_rows(k: int, wanted: int) -> int:
-    # bounded memory: a 4-number row holds 3,240 expression forms
-    cap = 2048 if k >= 4 else 8192
-    return max(32, min(cap, 2 * wanted))
+def _batch_rows(k: int, batches_done: int, config: GeneratorConfig) -> int:
+    # start small (a short run should not pay for a big batch) and double up to a cap that bounds memory;
+    # sets too big for the batched path are solved one by one, so draw few of them at a time
+    if not solver.batch_fits(k, max(abs(v) for v in config.number_range)):
+        return 4
+    cap = 1024 if k >= 4 else 8192
+    return min(cap, 128 << batches_done)
 
 
 def iter_problems(seed: int = 0, preset: str | GeneratorConfig = "tinyzero", split: str = "train",
@@ -123,16 +126,19 @@ def iter_problems(seed: int = 0, preset: str | GeneratorConfig = "tinyzero", spl
     probs /= probs.sum()
     seen = set(exclude or ())
     buffers: dict[int, deque] = {k: deque() for k in counts}
+    batches = dict.fromkeys(counts, 0)
     index = 0
     while True:
         for k in rng.choice(counts, size=256, p=probs).tolist():
-            buffer, empty_batches = buffers[k], 0
+            buffer, drawn = buffers[k], 0
             while True:
                 while not buffer:
-                    buffer.extend(_draw(rng, k, _batch_rows(k, 256), config))
-                    empty_batches += 1
-                    if empty_batches > 200:
-                        raise InputError(f"no new solvable {k}-number problem in 200 batches after {index} "
+                    rows = _batch_rows(k, batches[k], config)
+                    buffer.extend(_draw(rng, k, rows, config))
+                    batches[k] += 1
+                    drawn += rows
+                    if drawn > (50_000 if rows > 4 else 2_000):
+                        raise InputError(f"no new solvable {k}-number problem in {drawn:,} draws after {index} "
                                          "problems: the configuration's space looks exhausted (widen the ranges)")
                 numbers, target, expr = buffer.popleft()
                 key = (tuple(sorted(numbers)), target)
