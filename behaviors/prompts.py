@@ -20,7 +20,7 @@ from countdown.records import BEHAVIORS
 
 from .taxonomy import TAXONOMY, TEXT_QUESTIONS
 
-PROMPT_VERSIONS = {"countdown": "countdown-v1", "text": "text-v1"}
+PROMPT_VERSIONS = {"countdown": "countdown-v1", "text": "text-v1"}   # bump on any wording change
 VARIANTS = tuple(PROMPT_VERSIONS)
 MODES = ("per-behavior", "combined")
 
@@ -41,9 +41,8 @@ def prompt_version(variant: str, mode: str) -> str:
 def _context(variant: str, text: str, numbers: Sequence[int] | None, target: int | None) -> str:
     if variant == "countdown":
         nums = ", ".join(str(n) for n in numbers or ())
-        return (f"Below is a model's reasoning for a Countdown puzzle: combine the numbers [{nums}] with + - * / "
-                f"(each number used once) to make {target}.\n<trace>\n{text}\n</trace>\n")
-    return f"Below is a document.\n<document>\n{text}\n</document>\n"
+        return f"Reasoning for: make {target} from [{nums}] with + - * /, each once.\n<trace>\n{text}\n</trace>\n"
+    return f"<document>\n{text}\n</document>\n"
 
 
 def per_behavior_messages(name: str, variant: str, text: str, numbers: Sequence[int] | None = None,
@@ -64,19 +63,19 @@ def per_behavior_messages(name: str, variant: str, text: str, numbers: Sequence[
     return [{"role": "user", "content": _context(variant, text, numbers, target) + "\n" + question}]
 
 
-_SHORT = {
-    "verification": "checks a result against the target or the rules (\"that gives 30, not 22\")",
-    "backtracking": "drops a failed line and tries another (\"doesn't work, try a different pairing\")",
-    "subgoal_setting": "names an intermediate value to reach first (\"first make 12\")",
-    "backward_chaining": "reasons back from the target (\"24 / 3 = 8, so we need 8\")",
-    "has_problem": "1 if the text poses a problem or question, else 0",
-    "has_solution": "1 if it works out or states a solution, else 0",
+_SHORT = {   # one phrase per question in the combined prompt, kept terse: it is paid for on every trace
+    "verification": "checking a result against the target",
+    "backtracking": "abandoning a path for another",
+    "subgoal_setting": "naming an intermediate value to reach",
+    "backward_chaining": "working back from the target",
+    "has_problem": "1 if it poses a problem, else 0",
+    "has_solution": "1 if it gives a solution, else 0",
 }
 _SHORT_TEXT = {
-    "verification": "checks a result (\"plugging x = 3 back in gives 7\")",
-    "backtracking": "abandons an approach for another (\"that fails; instead ...\")",
-    "subgoal_setting": "names an intermediate goal (\"first find the radius\")",
-    "backward_chaining": "reasons back from the goal (\"it suffices to show ...\")",
+    "verification": "checking a result",
+    "backtracking": "abandoning an approach for another",
+    "subgoal_setting": "naming an intermediate goal",
+    "backward_chaining": "working back from the goal",
 }
 
 
@@ -84,7 +83,7 @@ def combined_messages(variant: str, text: str, numbers: Sequence[int] | None = N
                       target: int | None = None) -> list[dict[str, str]]:
     """All questions in one request; instructions kept short."""
     names = questions(variant)
-    lines = "\n".join(f"{n}: {(_SHORT_TEXT if variant == 'text' else {}).get(n, _SHORT[n])}" for n in names)
-    reply = "".join(f"<{n}>N</{n}>" for n in names)
+    short = {**_SHORT, **_SHORT_TEXT} if variant == "text" else _SHORT
+    lines = ", ".join(f"{n} ({short[n]})" for n in names)
     return [{"role": "user", "content": _context(variant, text, numbers, target)
-             + f"Count the separate instances of each behavior in it:\n{lines}\nReply only: {reply}"}]
+             + f"Count instances of {lines}. Reply only <name>N</name> for each."}]
