@@ -7,7 +7,6 @@ reward, the tokenizer), not with the builder's own bookkeeping.
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 import pytest
