@@ -37,8 +37,6 @@ from __future__ import annotations
 
 import re
 from bisect import bisect_right
-from collections import Counter
-from functools import lru_cache
 from typing import Sequence
 
 from countdown.records import BEHAVIORS
@@ -218,16 +216,25 @@ _TRIGGER = re.compile(_trie_regex(_TRIGGER_RULES))
 
 # arithmetic: an expression with at least one operator, then "= result"
 _OPERAND = r"[ \t]*\d+(?:\.\d+)?[ \t)]*"
-_EQ = re.compile(r"[(\d][( \t]*\d*(?:\.\d+)?[ \t)]*(?:[-+*/][ \t(]*" + _OPERAND + r")+=[ \t]*(-?\d+(?:\.\d+)?)")
+_EQ = re.compile(r"([(\d][( \t]*\d*(?:\.\d+)?[ \t)]*(?:[-+*/][ \t(]*" + _OPERAND + r")+)=[ \t]*(-?\d+(?:\.\d+)?)")
 _INT = re.compile(r"\d+(?:\.\d+)?")
 
 
-@lru_cache(maxsize=1024)
-def _target_patterns(target: str) -> tuple[re.Pattern[str], re.Pattern[str]]:
-    """'T = T' (a stated match) and 'T = a op b' (a decomposition of the target), for one target string."""
-    same = re.compile(re.escape(target) + r"[ \t]*==?[ \t]*" + re.escape(target) + r"(?!\.?\d)(?!\s*[-+*/])")
-    decomp = re.compile(re.escape(target) + r"[ \t]*=([( \t]*" + _OPERAND + r"(?:[-+*/][ \t(]*" + _OPERAND + r")+)")
-    return same, decomp
+# what may follow an occurrence of the target: "= 24" (a stated match, T = T) or "= 2 * 12" (a decomposition)
+_SAME_AFTER = re.compile(r"[ \t]*==?[ \t]*(\d+(?:\.\d+)?)(?!\.?\d)(?!\s*[-+*/])")
+_DECOMP_AFTER = re.compile(r"[ \t]*=([( \t]*" + _OPERAND + r"(?:[-+*/][ \t(]*" + _OPERAND + r")+)")
+
+
+def _occurrences(text: str, number: float) -> list[int]:
+    """Positions where `number` is written as a whole number (str.find is far cheaper than a regex here)."""
+    token, out = str(number), []
+    at = text.find(token)
+    while at >= 0:
+        end = at + len(token)
+        if not (at and (text[at - 1].isdigit() or text[at - 1] == ".")) and not (end < len(text) and text[end].isdigit()):
+            out.append(at)
+        at = text.find(token, end)
+    return out
 
 
 class _Scan:
@@ -238,6 +245,7 @@ class _Scan:
         self.starts = _sentence_starts(text)
         self.candidates: dict[str, set[int]] = {}
         self._equations: list | None = None
+        self.target_at: list[int] = []   # where the target is written (countdown variant)
         candidates = self.candidates
         starts = self.starts
         for m in _TRIGGER.finditer(text):
@@ -283,13 +291,16 @@ class _Scan:
             text, starts, out = self.text, self.starts, []
             for m in _EQ.finditer(text):
                 at = m.start()
-                if at and (text[at - 1].isdigit() or text[at - 1] == "."):
+                if at and text[at - 1] in "0123456789.":
                     continue
-                whole = m.group()
-                operands = [int(t) if t.isdigit() else float(t) for t in _INT.findall(whole)][:-1]
-                result = m.group(1)
-                result = int(result) if result.lstrip("-").isdigit() else float(result)
-                out.append((bisect_right(starts, at) - 1, operands, result, whole))
+                left, written = m.groups()
+                tokens = _INT.findall(left)
+                try:
+                    operands = list(map(int, tokens))
+                except ValueError:   # a decimal operand
+                    operands = list(map(float, tokens))
+                result = int(written) if "." not in written else float(written)
+                out.append((bisect_right(starts, at) - 1, operands, result, left + written))
             self._equations = out
         return self._equations
 
@@ -313,18 +324,20 @@ def _verification(scan: _Scan, target: float | None, goals: set[float] = frozens
         found |= scan.hits("v_text")
     else:
         found |= {i for i, v in scan.numbers("v_target_num") if v == target or v in goals}
-        same, _ = _target_patterns(str(target))
-        for m in same.finditer(scan.text):
-            if not (m.start() and scan.text[m.start() - 1].isdigit()):
-                found.add(scan.sentence(m.start()))
+        for at in scan.target_at:
+            m = _SAME_AFTER.match(scan.text, at + len(str(target)))
+            if m and _value(m.group(1)) == target:
+                found.add(scan.sentence(at))
     # "Let me verify: 3 * 8 = 24. Yes, that is the target." is one check, not two
     return sum(1 for i in found if not (i in check and i + 1 in found))
 
 
 def _restarts(scan: _Scan, numbers: Sequence[int], target: float, skip: set[int]) -> set[int]:
     """Sentences whose equation starts over from inputs that the previous unfinished line already spent."""
-    inputs = Counter(numbers)
-    spent: Counter = Counter()
+    inputs: dict[float, int] = {}
+    for n in numbers:
+        inputs[n] = inputs.get(n, 0) + 1
+    spent: dict[float, int] = {}
     results: set[float] = set()
     last_eq, last_result = None, None
     out = set()
@@ -333,10 +346,12 @@ def _restarts(scan: _Scan, numbers: Sequence[int], target: float, skip: set[int]
             continue
         fresh = [v for v in operands if v not in results and v in inputs]
         if (len(fresh) == len(operands) and spent and last_result != target
-                and any(fresh.count(v) > inputs[v] - spent[v] for v in fresh)):
+                and any(fresh.count(v) > inputs[v] - spent.get(v, 0) for v in fresh)):
             out.add(sentence)
-            spent, results = Counter(), set()
-        spent.update(v for v in operands if v in inputs and v not in results)
+            spent, results = {}, set()
+        for v in operands:
+            if v in inputs and v not in results:
+                spent[v] = spent.get(v, 0) + 1
         results.add(result)
         last_eq, last_result = expr, result
     return out
@@ -352,13 +367,15 @@ def _backward(scan: _Scan, numbers: Sequence[int], target: float) -> tuple[set[i
             if operands and operands[0] == target:
                 found.add(sentence)
                 derived.add(result)
-    _, decomp = _target_patterns(str(target))
-    for m in decomp.finditer(scan.text):   # "24 = 2 * 12" with a part that is not an input
-        before = scan.text[max(0, m.start() - 3):m.start()].rstrip()
-        if before and (before[-1] in "+-*/=(." or before[-1].isdigit()):
+    for at in scan.target_at:   # "24 = 2 * 12" with a part that is not an input
+        m = _DECOMP_AFTER.match(scan.text, at + len(str(target)))
+        if not m:
+            continue
+        before = scan.text[max(0, at - 3):at].rstrip()
+        if before and before[-1] in "+-*/=(":
             continue
         if any(_value(t) not in inputs for t in _INT.findall(m.group(1))):
-            found.add(scan.sentence(m.start()))
+            found.add(scan.sentence(at))
     return found, derived
 
 
@@ -366,6 +383,7 @@ def count_behaviors(completion: str, numbers: Sequence[int], target: int) -> dic
     """Counts of the four behaviors in a Countdown completion (see the module docstring for the rules)."""
     scan = _Scan(completion)
     goal = int(target)
+    scan.target_at = _occurrences(scan.text, goal)
     backward, derived = _backward(scan, numbers, goal)
     named = [(i, v) for i, v in scan.numbers("s_goal") if v != goal]
     subgoals = scan.hits("s_word") | {i for i, _ in named}
