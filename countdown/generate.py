@@ -97,9 +97,9 @@ def _draw(rng: np.random.Generator, k: int, rows: int, config: GeneratorConfig):
         return
     forms = solver.batch_solve(numbers, targets)
     templates = solver.batch_templates(k)
-    for r in np.flatnonzero(forms >= 0).tolist():
-        row = numbers[r].tolist()
-        yield row, int(targets[r]), templates[forms[r]].format(*row)
+    hit = forms >= 0
+    for row, target, form in zip(numbers[hit].tolist(), targets[hit].tolist(), forms[hit].tolist()):
+        yield row, target, templates[form].format(*row)
 
 
 def _batch_rows(k: int, batches_done: int, config: GeneratorConfig) -> int:

@@ -275,12 +275,12 @@ def batch_solve(numbers, targets):
         a, b = splits_[s]
         (pa, qa), (pb, qb) = table(a), table(b)
         tt = t[alive][:, None, None]
-        hits = _hits(pa, qa, pb, qb, tt)
-        found = (hits[0] | hits[1] | hits[2] | hits[3] | hits[4] | hits[5]).any(axis=(1, 2))
+        found = _hits(pa, qa, pb, qb, tt, detail=False).any(axis=(1, 2))
         if not found.any():
             continue
-        # which (operator, left form, right form) hit, for the rows that have one
-        detail = np.stack([h[found] for h in hits], axis=1)          # (hit rows, 6, ma, mb)
+        # which (operator, left form, right form) hit, recomputed for the rows that have one
+        hits = _hits(pa[found], qa[found], pb[found], qb[found], tt[found], detail=True)
+        detail = np.stack(hits, axis=1)                               # (hit rows, 6, ma, mb)
         n, _, ma, mb = detail.shape
         op, i, j = np.unravel_index(detail.reshape(n, -1).argmax(axis=1), (6, ma, mb))
         if a in columns:
@@ -295,16 +295,22 @@ def batch_solve(numbers, targets):
     return result
 
 
-def _hits(pa, qa, pb, qb, tt):
-    """Six boolean arrays (rows, ma, mb): a op b == target, for op in _OPS order, a = pa/qa, b = pb/qb."""
+def _hits(pa, qa, pb, qb, tt, detail: bool):
+    """Where `a op b == target` (a = pa/qa, b = pb/qb) over all form pairs: with detail, six boolean arrays
+    (rows, ma, mb), one per operator in _OPS order; without, their union (fewer operations)."""
     pa, qa = pa[:, :, None], qa[:, :, None]
     pb, qb = pb[:, None, :], qb[:, None, :]
     x1, x2 = pa * qb, pb * qa          # a and b over the common denominator z
     z = qa * qb
     tz = tt * z
-    valid = z != 0
+    valid = z != 0                     # an invalid side is P = Q = 0, which would match a zero target
+    if not detail:
+        d = x1 - x2
+        same = (x1 + x2 == tz) | (d == tz) | (d == -tz) | (pa * pb == tz)
+        return (same & valid) | (x1 == tt * x2) & (x2 != 0) | (x2 == tt * x1) & (x1 != 0)
+    # x2 != 0 implies qa != 0 and pb != 0, so both sides are valid (invalid is P = Q = 0) and b is non-zero
     return [(x1 + x2 == tz) & valid, (x1 - x2 == tz) & valid, (x2 - x1 == tz) & valid,
-            (pa * pb == tz) & valid, (x1 == tt * x2) & (x2 != 0) & valid, (x2 == tt * x1) & (x1 != 0) & valid]
+            (pa * pb == tz) & valid, (x1 == tt * x2) & (x2 != 0), (x2 == tt * x1) & (x1 != 0)]
 
 
 @lru_cache(maxsize=None)
