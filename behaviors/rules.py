@@ -168,7 +168,7 @@ _rule("bw_need", ("to ", "what"),
       r"""\b(?:to|in\ order\ to)\s+(?:get|reach|make|obtain|hit|end\ up\ with|arrive\ at|produce)\s+
       (?:the\ target|(?:the\ target\ (?:of\ )?)?""" + _NUM + r""")\s*,?\s*(?:we|i|you|one)\s*(?:'d|would|will|'ll)?\s*
       (?:need|needs|must|have\ to|has\ to|require)\b
-      |\bwhat\s+(?:number\s+|value\s+)?(?:\*|\+|-|/|added\ to|subtracted\ from)\s*\d+\s*(?:=|gives|makes)\s*""" + _NUM + r"\b")
+      |\bwhat\s+(?:number\s+|value\s+)?(?:\*|\+|-|/|times|plus|minus|multiplied\ by|divided\ by|added\ to|subtracted\ from)\s*\d+\s*(?:=|gives|makes)\s*""" + _NUM + r"\b")
 _rule("bw_text", ("suffices", "enough to show", "need to show", "start", "want to"),
       r"""\bit\ suffices\ to\b|\bsuffices\ to\ show\b|\benough\ to\ show\b|\bwe\ need\ to\ show\b
       |\bstart(?:ing)?\ from\ the\ (?:conclusion|desired)\b|\bwhat\ we\ want\ to\ (?:prove|show)\b""")

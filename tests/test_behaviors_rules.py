@@ -107,3 +107,28 @@ def test_general_text_variant():
     plain = count_text_behaviors("The weather was nice and we walked to the park.")
     assert plain == {b: 0 for b in BEHAVIORS} | {"has_problem": 0, "has_solution": 0}
     assert count_text_behaviors("That approach fails. Instead, we factor the polynomial.")["backtracking"] == 1
+
+
+# Natural phrasings (as a priming-trace writer would use them) for target 22 from [7, 4, 2, 9]: each must
+# show its own behavior and no other.
+PHRASINGS = {
+    "verification": ["7 * 4 = 28. 28 - 2 = 26, which doesn't equal 22.", "So 9 + 7 + 4 + 2 = 22. This equals our target!",
+                     "28 - 9 = 19. That's 3 short of 22.", "(9 - 7) * 4 = 8. Hmm, 8 is way below 22.",
+                     "9 * 2 = 18, 18 + 4 = 22 but I haven't used 7 yet, so this is invalid."],
+    "backtracking": ["7 * 4 = 28. 28 - 9 = 19. This path isn't working. Let me start over.",
+                     "Hmm, that approach fails. Let me go back and try multiplication instead.",
+                     "9 * 4 = 36. That's a dead end.", "Okay, let's try a different grouping."],
+    "subgoal_setting": ["My first goal is to make 11, because 11 * 2 = 22.", "I'll try to get 20 first, then add 2.",
+                        "A useful intermediate target would be 11.", "I need to produce 13 from 9 and 4."],
+    "backward_chaining": ["Working backwards from 22: 22 - 2 = 20, so I need 20 from 7, 4 and 9.",
+                          "Since 22 = 2 * 11, I need 11 from 7, 4, 9.", "To reach 22 we need 11 * 2.",
+                          "What times 2 gives 22? 11."],
+    None: ["Let's try 7 * 4 = 28.", "We have the numbers 7, 4, 2, 9 and the target is 22.",
+           "We need to use all numbers exactly once to make 22.", "Now 28 - 9 = 19, then 19 + 2 = 21.",
+           "I will multiply 7 by 4 to get 28.", "Our goal is 22."],
+}
+
+
+@pytest.mark.parametrize("behavior,text", [(b, t) for b, ts in PHRASINGS.items() for t in ts])
+def test_natural_phrasings_are_separable(behavior, text):
+    assert count_behaviors(text, [7, 4, 2, 9], 22) == only(**({behavior: 1} if behavior else {}))
