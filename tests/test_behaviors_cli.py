@@ -69,6 +69,9 @@ def test_classify_rules_end_to_end(tmp_path, capsys):
     assert [(r["condition"], r["step"]) for r in table] == [("base", 0), ("base", 10)]
     assert table[0]["accuracy"] == 0.75 and table[1]["accuracy"] == 1.0
     assert table[0]["avg_verifications"] == 0.5 and table[0]["total_backwards"] == 1
+    sampled = tmp_path / "sampled.jsonl"
+    classify_main([str(src), "--out", str(sampled), "--group-by", "step", "--sample", "2", "--seed", "3"])
+    assert len(read_rows(sampled)) == 4 and len(read_rows(tmp_path / "sampled_results.csv")) == 2
     # label_traces on plain dicts with a different text column (general-text variant)
     docs = [{"text": "Problem: find x. Let me check the answer: x = 2, as expected."}]
     [label] = label_traces(docs, text_field="text")
