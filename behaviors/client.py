@@ -70,7 +70,8 @@ class ChatClient:
         self.backoff = backoff
         self.max_backoff = max_backoff
         self.cache = cache if cache is None or isinstance(cache, ResponseCache) else ResponseCache(cache)
-        self.default_params = {"temperature": 0.0, **default_params}
+        # None means "server default": leave it out of the request rather than send null
+        self.default_params = {k: v for k, v in {"temperature": 0.0, **default_params}.items() if v is not None}
         self.stats = ClientStats()
         self._rng = random.Random(seed)
         self._states: dict[int, _LoopState] = {}
