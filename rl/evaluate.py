@@ -59,14 +59,14 @@ def judged_subset(traces: list[dict], judge_sample: int, seed: int, step: int) -
     return [traces[i] for i in keep]
 
 
-def step_row(traces: list[dict], labels: list[BehaviorLabel]) -> dict[str, Any]:
+def step_row(traces: list[dict], labels: list[BehaviorLabel], condition: str, step: int) -> dict[str, Any]:
     """The results row. Traces without a label (not in the judged sample) count for accuracy and length only."""
     from behaviors.aggregate import results_table
 
-    rows = results_table(traces, labels, group_by=("condition", "step"))
+    rows = results_table(traces, labels, group_by=())
     if len(rows) != 1:
         raise RuntimeError(f"expected one results row for one step, got {len(rows)}")
-    return {c: rows[0][c] for c in RESULTS_COLUMNS}
+    return {**{c: rows[0][c] for c in RESULTS_COLUMNS}, "condition": condition, "step": step}
 
 
 def evaluate_step(problems: Sequence[Problem], step: int, model: str, condition: str, step_dir: Path,
@@ -92,14 +92,15 @@ def evaluate_step(problems: Sequence[Problem], step: int, model: str, condition:
     else:
         labels = label_traces(judged, judge=args.judge, **judge_options(args))
         write_rows([lab.to_dict() for lab in labels], labels_path)
-    return step_row(traces, labels)
+    return step_row(traces, labels, condition, step)
 
 
 def judge_options(args: argparse.Namespace) -> dict[str, Any]:
     if args.judge != "llm":
         return {}
-    opts = {"model": args.judge_model, "base_url": args.judge_base_url, "concurrency": args.judge_concurrency}
-    return {k: v for k, v in opts.items() if v is not None}
+    opts = {"model": args.judge_model, "base_url": args.judge_base_url, "concurrency": args.judge_concurrency,
+            "api_key_env": args.judge_api_key_env, "rpm": args.judge_rpm, "cache": args.judge_cache}
+    return {"progress": True, **{k: v for k, v in opts.items() if v is not None}}
 
 
 def run(args: argparse.Namespace) -> list[dict[str, Any]]:
@@ -165,6 +166,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--judge-model", help="LLM judge model name (e.g. gpt-4o-mini)")
     parser.add_argument("--judge-base-url", help="OpenAI-compatible endpoint for the LLM judge")
     parser.add_argument("--judge-concurrency", type=int, help="parallel judge requests")
+    parser.add_argument("--judge-rpm", type=float, help="judge requests per minute limit")
+    parser.add_argument("--judge-api-key-env", help="environment variable holding the judge API key")
+    parser.add_argument("--judge-cache", help="judge reply cache file (default: behaviors' default cache)")
     parser.add_argument("--eval-dir", help="where per-step traces/labels go (default RUN_DIR/eval/CONDITION)")
     parser.add_argument("--seed", type=int, default=0)
     return parser

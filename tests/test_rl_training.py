@@ -173,3 +173,40 @@ def test_learnability_filter_keeps_mixed_success_problems(sft_run, tiny_problems
     # a second call reuses the stored rates (a bogus model path would fail if it sampled again)
     assert [p.id for p in filter_problems(tiny_problems, "/nonexistent/model", k=2, keep=0.5, out=out)] == \
         [p.id for p in kept]
+
+
+def test_evaluate_with_llm_judge_on_a_sample(grpo_run, tiny_problems, tmp_path, monkeypatch):
+    """--judge llm against the loopback fake server: behaviors from the judged sample, accuracy from all traces."""
+    import shutil
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).parent))
+    from fake_openai import FakeOpenAI
+
+    from rl.evaluate import main
+
+    problems = tmp_path / "test.jsonl"
+    write_rows([p.to_dict() for p in tiny_problems], problems)
+    eval_dir = tmp_path / "eval"
+    eval_dir.mkdir()
+    rules_dir = grpo_run / "eval" / "tiny"
+    if not (rules_dir / "step_000004.traces.jsonl").is_file():
+        pytest.skip("needs the traces of test_evaluate_writes_one_row_per_checkpoint_and_resumes")
+    for src in rules_dir.glob("step_*.traces.jsonl"):  # sampled already: this run only judges
+        shutil.copy(src, eval_dir / src.name)
+    monkeypatch.setenv("FAKE_JUDGE_KEY", "sk-test")
+    results = tmp_path / "results.parquet"
+    with FakeOpenAI(reply=lambda request: "<count>2</count>") as server:
+        assert main([str(grpo_run), "--condition", "tiny-llm", "--problems", str(problems), "--backend", "hf",
+                     "--results", str(results), "--eval-dir", str(eval_dir), "--judge", "llm", "--judge-sample", "3",
+                     "--judge-model", "fake", "--judge-base-url", server.base_url, "--judge-api-key-env",
+                     "FAKE_JUDGE_KEY", "--judge-cache", str(tmp_path / "cache.sqlite")]) == 0
+        # at most two checkpoints x three judged traces x four behavior questions (identical requests are cached)
+        assert 0 < server.count <= 2 * 3 * 4
+    rows = read_rows(results)
+    assert [(r["condition"], r["step"]) for r in rows] == [("tiny-llm", 2), ("tiny-llm", 4)]
+    for row in rows:
+        assert row["avg_verifications"] == 2.0 and row["total_backtracking"] == 6
+        traces = read_rows(eval_dir / f"step_{row['step']:06d}.traces.jsonl")
+        assert row["accuracy"] == sum(t["reward"] == 1.0 for t in traces) / len(traces)
