@@ -102,13 +102,13 @@ def _draw(rng: np.random.Generator, k: int, rows: int, config: GeneratorConfig):
         yield row, target, templates[form].format(*row)
 
 
-def _batch_rows(k: int, batches_done: int, config: GeneratorConfig) -> int:
-    # start small (a short run should not pay for a big batch) and double up to a cap that bounds memory;
-    # sets too big for the batched path are solved one by one, so draw few of them at a time
+def _batch_rows(k: int, config: GeneratorConfig) -> int:
+    # big enough that numpy's per-call overhead vanishes, small enough to stay in cache (a 4-number row
+    # touches a few thousand table entries); sets too big for the batched path are solved one by one, so
+    # few of them are drawn at a time. Fixed sizes keep the stream independent of how many problems are asked.
     if not solver.batch_fits(k, max(abs(v) for v in config.number_range)):
         return 4
-    cap = 1024 if k >= 4 else 8192
-    return min(cap, 128 << batches_done)
+    return 1024 if k >= 4 else 8192
 
 
 def iter_problems(seed: int = 0, preset: str | GeneratorConfig = "tinyzero", split: str = "train",
@@ -126,16 +126,14 @@ def iter_problems(seed: int = 0, preset: str | GeneratorConfig = "tinyzero", spl
     probs /= probs.sum()
     seen = set(exclude or ())
     buffers: dict[int, deque] = {k: deque() for k in counts}
-    batches = dict.fromkeys(counts, 0)
     index = 0
     while True:
         for k in rng.choice(counts, size=256, p=probs).tolist():
             buffer, drawn = buffers[k], 0
             while True:
                 while not buffer:
-                    rows = _batch_rows(k, batches[k], config)
+                    rows = _batch_rows(k, config)
                     buffer.extend(_draw(rng, k, rows, config))
-                    batches[k] += 1
                     drawn += rows
                     if drawn > (50_000 if rows > 4 else 2_000):
                         raise InputError(f"no new solvable {k}-number problem in {drawn:,} draws after {index} "

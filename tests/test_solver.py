@@ -109,12 +109,12 @@ def test_batch_table_is_exact_and_complete(k):
         assert values == set(solver.reachable(row)), row
 
 
-@pytest.mark.parametrize("lo", [0, 1])
-def test_batch_solve_agrees_with_solve(lo):
-    rng = np.random.default_rng(lo)
+@pytest.mark.parametrize("lo,hi,rows", [(0, 25, 150), (1, 25, 150), (1, 100, 40)])   # int32 and int64 paths
+def test_batch_solve_agrees_with_solve(lo, hi, rows):
+    rng = np.random.default_rng(lo + hi)
     for k in (2, 3, 4):
-        numbers = rng.integers(lo, 25, size=(150, k))
-        targets = rng.integers(-3, 40, size=150)
+        numbers = rng.integers(lo, hi, size=(rows, k))
+        targets = rng.integers(-3, 2 * hi, size=rows)
         forms = solver.batch_solve(numbers, targets)
         templates = solver.batch_templates(k)
         for row, target, form in zip(numbers.tolist(), targets.tolist(), forms.tolist()):
