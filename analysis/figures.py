@@ -45,7 +45,7 @@ PINNED_COLORS = {
     "negative_control": "#7f7f7f", "no_priming": "#7f7f7f", "base": "#7f7f7f", "unprimed": "#7f7f7f",
     "only_backtracking": "#2ca02c", "backtracking_verification": "#d62728",
     "backtracking_backward": "#9467bd", "backtracking_subgoal": "#8c564b",
-    "empty_cot": "#e377c2", "dots": "#bcbd22", "human_cot": "#17becf",
+    "empty_cot": "#e377c2", "dots": "#bcbd22", "length_matched": "#bcbd22", "human_cot": "#17becf",
     "qwen": "#9467bd", "llama": "#8c564b",
     "cpt_rich": "#2ca02c", "cpt_minimal": "#d62728",
 }
@@ -274,6 +274,18 @@ def _parse_set(data: dict, source: str, default_name: str) -> PrimingSet:
     if share_correct is None and isinstance(n_correct, (int, float)) and n:
         share_correct = n_correct / n
     _, table = _first(data, _BEHAVIOR_TABLE_KEYS)
+    verification = data.get("verification") if isinstance(data.get("verification"), dict) else {}
+    if table is None:  # priming.build nests the rule judge's table under "verification"
+        _, table = _first(verification, _BEHAVIOR_TABLE_KEYS)
+    if n is None and isinstance(verification.get("n"), int):
+        n = verification["n"]
+    if share_correct is None and isinstance(verification.get("reward_ok"), (int, float)) \
+            and isinstance(data.get("expected_reward"), (int, float)):
+        # every answer of a verified set scores expected_reward: 1.0 means correct, anything else wrong
+        if data["expected_reward"] == 1.0:
+            share_correct = verification["reward_ok"]
+        elif verification["reward_ok"] == 1.0:
+            share_correct = 0.0
     if table is None:
         raise InputError(f"{source}: priming manifest for {name!r} has no behavior table "
                          f"(expected one of the keys {', '.join(_BEHAVIOR_TABLE_KEYS)})")
@@ -319,7 +331,12 @@ def _parse_set(data: dict, source: str, default_name: str) -> PrimingSet:
 def read_priming_manifest(path: str | os.PathLike) -> list[PrimingSet]:
     """Priming-set compositions from a manifest.json written by `python -m priming.build`.
 
-    Accepted shapes (tolerant, because hand-made files should work too):
+    priming.build writes {"conditions": {NAME: {"counts": {"rows": N, ...}, "expected_reward": 1.0,
+    "verification": {"n": N, "reward_ok": 1.0, "behaviors": [{"behavior": B, "mean": m, "present": p},
+    ...]}}}}: mean counts per trace come from the verification table, the share of correct answers from
+    expected_reward and reward_ok.
+
+    Other accepted shapes (tolerant, because hand-made files should work too):
     - one set: {"condition": NAME, "counts": {"traces"|"n_traces": N, "correct": K, ...},
       "behaviors": {BEHAVIOR: number | {"mean": m, "share": s, "total": t}}} ("behavior_table" and similar
       spellings also work; BEHAVIOR may be a behavior name or its results column, e.g. avg_verifications);

@@ -44,15 +44,15 @@ PRIMING_SHARE_CORRECT: dict[str, float] = {
     "backtracking_backward": 0.38, "backtracking_subgoal": 0.28, "empty_cot": 0.19,
 }
 
-# Our condition names -> the paper row they correspond to. `incorrect_only` is our synthesizer's name for
-# the paper's no_positive control; the toy base model plays the role of unprimed Llama (it lacks the
-# behaviors), so unprimed / negative-control runs compare with that row.
+# Our condition names -> the paper row they correspond to. priming's `incorrect_only` is the paper's
+# no_positive control and `length_matched` its dots control; an unprimed base model that lacks the
+# behaviors plays unprimed Llama. priming's `negative_control` (correct direct solutions, no behaviors) has
+# no row of its own in the paper's table, so it gets no reference.
 ALIASES: dict[str, str] = {
-    "incorrect_only": "no_positive",
+    "incorrect_only": "no_positive", "length_matched": "dots",
     "qwen": "qwen_no_priming", "qwen_base": "qwen_no_priming",
     "llama": "llama_no_priming", "llama_base": "llama_no_priming",
     "no_priming": "llama_no_priming", "unprimed": "llama_no_priming", "base": "llama_no_priming",
-    "negative_control": "llama_no_priming",
     "cpt_behavior_rich": "cpt_rich", "cpt_behavior_minimal": "cpt_minimal",
 }
 

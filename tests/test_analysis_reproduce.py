@@ -1,0 +1,79 @@
+"""The whole spine at smoke scale: python -m analysis.reproduce --preset smoke (offline, CPU, ~1-2 min)."""
+from __future__ import annotations
+
+import json
+import os
+
+import pytest
+
+from analysis import reproduce
+from analysis.results import load_results
+from countdown.io import InputError, read_rows
+from countdown.records import RESULTS_COLUMNS
+
+
+@pytest.fixture(scope="module")
+def smoke_run(tmp_path_factory):
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    out = tmp_path_factory.mktemp("reproduce") / "smoke"
+    assert reproduce.main(["--preset", "smoke", "--out", str(out)]) == 0
+    return out
+
+
+@pytest.mark.slow
+def test_smoke_spine_produces_tables_figures_and_report(smoke_run):
+    out = smoke_run
+    conditions = reproduce.PRESETS["smoke"].conditions
+    # every stage left its artifact and its done-marker
+    for split in ("test", "train", "pretrain"):
+        assert read_rows(out / "problems" / f"{split}.jsonl")
+    manifest = json.loads((out / "priming" / "manifest.json").read_text())
+    assert set(conditions) <= set(manifest["conditions"])
+    assert (out / "base" / "model" / "config.json").is_file()
+    for c in conditions:
+        assert (out / "sft" / c / "sft_summary.json").is_file()
+        assert (out / "rl" / c / "train_summary.json").is_file()
+        rows = read_rows(out / "results" / f"{c}.csv")
+        assert set(RESULTS_COLUMNS) <= set(rows[0])
+        assert [r["step"] for r in rows] == [0, 1, 2] and {r["condition"] for r in rows} == {c}
+    frame = load_results(reproduce.result_paths(out, reproduce.PRESETS["smoke"]))
+    assert set(frame["condition"]) == set(conditions)
+    for name in ("accuracy", "behaviors", "response_length", "priming_composition", "final_accuracy"):
+        assert (out / "figures" / f"{name}.png").stat().st_size > 0
+        assert (out / "figures" / f"{name}.pdf").is_file()
+    report = (out / "report.md").read_text()
+    assert "## Measured outcome" in report and "## Stage timings" in report
+    assert "![accuracy](figures/accuracy.png)" in report
+    assert all(f"| {c} |" in report for c in conditions)
+    stages = {t["stage"] for t in reproduce.stage_timings(out)}
+    assert {"problems", "priming", "base", "figures", "report"} <= stages
+    assert {f"rl/{c}" for c in conditions} <= stages
+
+
+@pytest.mark.slow
+def test_rerun_skips_finished_stages(smoke_run, capsys):
+    before = (smoke_run / "report.md").stat().st_mtime_ns
+    assert reproduce.main(["--preset", "smoke", "--out", str(smoke_run)]) == 0
+    printed = capsys.readouterr().out
+    assert printed.count("skipped") >= 11 and "finished in" not in printed
+    assert (smoke_run / "report.md").stat().st_mtime_ns == before
+
+
+@pytest.mark.slow
+def test_other_settings_in_same_folder_is_an_input_error(smoke_run):
+    with pytest.raises(InputError, match="other settings.*seed"):
+        reproduce.main(["--preset", "smoke", "--out", str(smoke_run), "--seed", "1"])
+
+
+def test_outcome_text_is_honest_about_noise():
+    import pandas as pd
+
+    rows = []
+    for c, accs in {"negative_control": (0.0, 0.05), "all_strategies": (0.0, 0.06),
+                    "incorrect_only": (0.0, 0.04)}.items():
+        for step, acc in zip((0, 10), accs):
+            rows.append({"condition": c, "step": step, "accuracy": acc, "response_length": 50.0,
+                         **{col: 0.0 for col in RESULTS_COLUMNS[2:10]}})
+    text = reproduce.outcome_text(pd.DataFrame(rows), reproduce.PRESETS["tiny"], 600)
+    assert "within sampling noise" in text and "does not reproduce the paper's effect" in text
+    assert "10.0 minutes" in text
