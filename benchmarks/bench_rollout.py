@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import statistics
 import sys
 import tempfile
 import time
@@ -80,22 +81,26 @@ def main() -> None:
         return sum(t.completion_tokens for t in traces), seconds
 
     raw()  # warm-up (first batch pays for allocation)
-    best = {"raw": (0, float("inf")), "engine": (0, float("inf"))}
+    times: dict[str, list[float]] = {"raw": [], "engine": []}
+    tokens: dict[str, int] = {}
     for rep in range(args.repeats):
         order = (("raw", raw), ("engine", ours))
         for name, fn in order if rep % 2 == 0 else order[::-1]:  # alternate who goes first
-            tokens, seconds = fn()
-            if seconds < best[name][1]:
-                best[name] = (tokens, seconds)
-    rate = {k: tok / sec for k, (tok, sec) in best.items()}
-    assert best["raw"][0] == best["engine"][0], "raw and engine should generate the same tokens"
+            tokens[name], seconds = fn()
+            times[name].append(seconds)
+    assert tokens["raw"] == tokens["engine"], "raw and engine should generate the same tokens"
+    rate = {k: tokens[k] / min(v) for k, v in times.items()}
     for name in ("raw", "engine"):
-        tokens, seconds = best[name]
-        print(f"{name:>7}: {tokens} tokens in {seconds:.3f} s = {rate[name]:,.0f} tokens/s, "
-              f"{len(problems) / seconds:.1f} prompts/s")
+        best = min(times[name])
+        print(f"{name:>7}: {tokens[name]} tokens in {best:.3f} s (best of {args.repeats}) = {rate[name]:,.0f} tokens/s, "
+              f"{len(problems) / best:.1f} prompts/s; runs: {', '.join(f'{t:.2f}' for t in times[name])} s")
     overhead = rate["raw"] / rate["engine"] - 1
-    print(f"engine overhead vs raw vllm.LLM.generate: {overhead:+.1%} (goal <= 10%); of which rendering + "
-          f"scoring + records: {min(post) * 1000:.0f} ms per run")
+    median_overhead = statistics.median(times["engine"]) / statistics.median(times["raw"]) - 1
+    spread = max(times["raw"]) / min(times["raw"]) - 1
+    print(f"engine overhead vs raw vllm.LLM.generate: best {overhead:+.1%}, median {median_overhead:+.1%} "
+          f"(goal <= 10%); raw run-to-run spread on this machine: {spread:.0%}")
+    print(f"engine code outside generate (render, seeds, scoring, records): {min(post) * 1000:.1f} ms per run "
+          f"= {min(post) / min(times['raw']):.2%} of the raw time")
     engine.close()
 
     if not args.skip_hf:
