@@ -264,3 +264,17 @@ def test_cli_bad_input_exits_2_and_writes_nothing(tmp_path, make_bad):
     assert {"missing_column": "response_length", "no_file": "no such file",
             "unknown_condition": "nope"}[make_bad] in lines[0]
     assert not out.exists()
+
+
+def test_reads_the_manifest_priming_build_writes(tmp_path):
+    build = pytest.importorskip("priming.build")
+    assert build.main(["--condition", "all_strategies", "--condition", "incorrect_only", "--num", "40",
+                       "--preset", "tiny", "--out", str(tmp_path), "--quiet"]) == 0
+    sets = {s.condition: s for s in figures.read_priming_manifest(tmp_path / "manifest.json")}
+    assert set(sets) == {"all_strategies", "incorrect_only"}
+    for s in sets.values():
+        assert s.n_traces == 40 and s.metric == "mean count per trace"
+        assert all(s.behaviors[b] > 0 for b in figures.BEHAVIORS)  # both conditions require all four
+    assert sets["all_strategies"].share_correct == 1.0 and sets["incorrect_only"].share_correct == 0.0
+    fig = figures.plot_priming_composition(list(sets.values()))
+    assert len(fig.axes[0].containers) == 2
