@@ -258,6 +258,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.run_dir:
         if not args.out_dir:
             raise InputError("--run-dir needs --out-dir (one traces file per checkpoint step)")
+        if args.base_url or kind == "openai":
+            raise InputError("a checkpoint sweep loads each checkpoint itself; drop --base-url (use vllm or hf)")
     elif not args.out:
         raise InputError("--out is required")
     if args.out and Path(args.out).exists() and not args.overwrite:

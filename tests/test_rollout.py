@@ -119,6 +119,23 @@ def test_cli_hf_writes_parquet(tmp_path, tiny_model_dir, tiny_problems):
     assert len(rows) == 2 * len(tiny_problems) and rows[0]["numbers"] == tiny_problems[0].numbers
 
 
+def test_cli_sweep_writes_steps_and_combined_file(tmp_path, tiny_model_dir, tiny_problems):
+    problems = write_rows([p.to_dict() for p in tiny_problems[:2]], tmp_path / "p.jsonl")
+    run = tmp_path / "run"
+    for step in (1, 4):
+        _checkpoint(tiny_model_dir, run / f"global_step_{step}")
+    args = (problems, "--run-dir", run, "--out-dir", tmp_path / "steps", "--backend", "hf", "--threads", 1,
+            "--max-tokens", 4, "--condition", "swept", "--out", tmp_path / "all.jsonl")
+    res = _cli(*args)
+    assert res.returncode == 0, res.stderr
+    assert sorted(p.name for p in (tmp_path / "steps").iterdir()) == ["step_1.jsonl", "step_4.jsonl"]
+    rows = read_rows(tmp_path / "all.jsonl")
+    assert [r["step"] for r in rows] == [1, 1, 4, 4] and {r["condition"] for r in rows} == {"swept"}
+    (tmp_path / "all.jsonl").unlink()
+    again = _cli(*args)  # every step exists: nothing is sampled again
+    assert again.returncode == 0 and again.stderr.count("skipped") == 2, again.stderr
+
+
 def _free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
