@@ -79,27 +79,25 @@ def _rng(seed: int, split: str) -> np.random.Generator:
     return np.random.default_rng([int(seed), zlib.crc32(split.encode())])
 
 
-def _draw(rng: np.random.Generator, k: int, rows: int, config: GeneratorConfig):
-    """One batch of (numbers, solution) with k numbers: draws whose target turned out reachable."""
+def _draw(rng: np.random.Generator, k: int, rows: int, config: GeneratorConfig) -> list[tuple]:
+    """One batch of draws with k numbers, keeping those whose target is reachable, as
+    (key, numbers, target, solution) with key = Problem.key."""
     (nlo, nhi), (tlo, thi) = config.number_range, config.target_range
     numbers = rng.integers(nlo, nhi + 1, size=(rows, k))
     targets = rng.integers(tlo, thi + 1, size=rows)
-    if k == 1:
-        for row, t in zip(numbers.tolist(), targets.tolist()):
-            if row[0] == t:
-                yield row, int(t), str(t)
-        return
-    if not solver.batch_fits(k, max(abs(nlo), abs(nhi))):
+    if k == 1 or not solver.batch_fits(k, max(abs(nlo), abs(nhi))):
+        kept = []
         for row, t in zip(numbers.tolist(), targets.tolist()):  # exact per-set tables (cached in solver)
             expr = solver.solve(row, t)
             if expr is not None:
-                yield row, int(t), expr
-        return
+                kept.append(((tuple(sorted(row)), t), row, t, expr))
+        return kept
     forms = solver.batch_solve(numbers, targets)
-    templates = solver.batch_templates(k)
     hit = forms >= 0
-    for row, target, form in zip(numbers[hit].tolist(), targets[hit].tolist(), forms[hit].tolist()):
-        yield row, target, templates[form].format(*row)
+    numbers, targets, forms = numbers[hit], targets[hit], forms[hit]
+    templates = solver.batch_templates(k)
+    return [((tuple(key), t), row, t, templates[f].format(*row)) for key, row, t, f in
+            zip(np.sort(numbers, axis=1).tolist(), numbers.tolist(), targets.tolist(), forms.tolist())]
 
 
 def _batch_rows(k: int, config: GeneratorConfig) -> int:
@@ -138,8 +136,7 @@ def iter_problems(seed: int = 0, preset: str | GeneratorConfig = "tinyzero", spl
                     if drawn > (50_000 if rows > 4 else 2_000):
                         raise InputError(f"no new solvable {k}-number problem in {drawn:,} draws after {index} "
                                          "problems: the configuration's space looks exhausted (widen the ranges)")
-                numbers, target, expr = buffer.popleft()
-                key = (tuple(sorted(numbers)), target)
+                key, numbers, target, expr = buffer.popleft()
                 if key not in seen:
                     break
             seen.add(key)

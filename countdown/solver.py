@@ -11,6 +11,7 @@ countdown.reward grades correct.
 """
 from __future__ import annotations
 
+import threading
 from fractions import Fraction
 from functools import lru_cache
 from typing import Iterable, Sequence, Union
@@ -308,20 +309,59 @@ def batch_solve(numbers, targets):
 
 def _hits(pa, qa, pb, qb, tt, detail: bool):
     """Where `a op b == target` (a = pa/qa, b = pb/qb; tables forms x rows) for every pair of forms: with
-    detail, six boolean arrays (ma, mb, rows), one per operator in _OPS order; without, their union."""
+    detail, six boolean arrays (ma, mb, rows), one per operator in _OPS order; without, their union.
+
+    The union is the hot path: it writes into reused scratch buffers, because allocating and freeing
+    temporaries of a megabyte each costs more in page faults than the arithmetic itself.
+    """
+    import numpy as np
+
     pa, qa = pa[:, None, :], qa[:, None, :]
     pb, qb = pb[None, :, :], qb[None, :, :]
-    x1, x2 = pa * qb, pb * qa          # a and b over the common denominator z
-    z = qa * qb
-    tz = tt * z
-    valid = z != 0                     # an invalid side is P = Q = 0, which would match a zero target
-    if not detail:
-        d = x1 - x2
-        same = (x1 + x2 == tz) | (d == tz) | (d == -tz) | (pa * pb == tz)
-        return (same & valid) | (x1 == tt * x2) & (x2 != 0) | (x2 == tt * x1) & (x1 != 0)
-    # x2 != 0 implies qa != 0 and pb != 0, so both sides are valid (invalid is P = Q = 0) and b is non-zero
-    return [(x1 + x2 == tz) & valid, (x1 - x2 == tz) & valid, (x2 - x1 == tz) & valid,
-            (pa * pb == tz) & valid, (x1 == tt * x2) & (x2 != 0), (x2 == tt * x1) & (x1 != 0)]
+    if detail:
+        x1, x2 = pa * qb, pb * qa          # a and b over the common denominator z
+        z = qa * qb
+        tz = tt * z
+        valid = z != 0                     # an invalid side is P = Q = 0, which would match a zero target
+        # x2 != 0 implies qa != 0 and pb != 0: both sides valid (invalid is P = Q = 0) and b non-zero
+        return [(x1 + x2 == tz) & valid, (x1 - x2 == tz) & valid, (x2 - x1 == tz) & valid,
+                (pa * pb == tz) & valid, (x1 == tt * x2) & (x2 != 0), (x2 == tt * x1) & (x1 != 0)]
+    shape = (pa.shape[0], pb.shape[1], pa.shape[2])
+    x1, x2, z, tz, w = _scratch(pa.dtype, shape, 5)
+    hit, valid, other = _scratch(np.bool_, shape, 3)
+    np.multiply(pa, qb, out=x1)
+    np.multiply(pb, qa, out=x2)
+    np.multiply(qa, qb, out=z)
+    np.multiply(tt, z, out=tz)
+    np.not_equal(z, 0, out=valid)
+    np.equal(np.add(x1, x2, out=w), tz, out=hit)                                # a + b
+    np.logical_or(hit, np.equal(np.subtract(x1, x2, out=w), tz, out=other), out=hit)   # a - b
+    np.logical_or(hit, np.equal(w, np.negative(tz, out=z), out=other), out=hit)      # b - a
+    np.logical_or(hit, np.equal(np.multiply(pa, pb, out=w), tz, out=other), out=hit)  # a * b
+    np.logical_and(hit, valid, out=hit)
+    for num, den in ((x1, x2), (x2, x1)):                                       # a / b, b / a
+        np.equal(num, np.multiply(tt, den, out=w), out=other)
+        np.logical_and(other, np.not_equal(den, 0, out=valid), out=other)
+        np.logical_or(hit, other, out=hit)
+    return hit
+
+
+_SCRATCH = threading.local()
+
+
+def _scratch(dtype, shape, count):
+    """`count` reusable arrays of `shape` (views of per-thread buffers; valid until the next call)."""
+    import numpy as np
+
+    size = int(np.prod(shape))
+    key = (np.dtype(dtype).str, count)
+    buffers = getattr(_SCRATCH, "buffers", None)
+    if buffers is None:
+        buffers = _SCRATCH.buffers = {}
+    have = buffers.get(key)
+    if have is None or have.shape[1] < size:
+        have = buffers[key] = np.empty((count, max(size, 1 << 16)), dtype=dtype)
+    return [have[i, :size].reshape(shape) for i in range(count)]
 
 
 @lru_cache(maxsize=None)
@@ -347,17 +387,40 @@ def _distinct_columns(m: int):
 
 
 def _combine_tables(pairs):
-    """The (P, Q) table (forms x rows) of a mask from its splits' tables, in batch_templates order."""
+    """The (P, Q) table (forms x rows) of a mask from its splits' tables, in batch_templates order.
+
+    Every operator writes straight into its slice of the output (no temporaries, no concatenation).
+    """
     import numpy as np
 
-    ps, qs = [], []
+    (pa0, _), _ = pairs[0]
+    rows, dtype = pa0.shape[1], pa0.dtype
+    total = sum(6 * pa.shape[0] * pb.shape[0] for (pa, _), (pb, _) in pairs)
+    p_out = np.empty((total, rows), dtype=dtype)
+    q_out = np.empty((total, rows), dtype=dtype)
+    at = 0
     for (pa, qa), (pb, qb) in pairs:
-        rows = pa.shape[1]
+        ma, mb = pa.shape[0], pb.shape[0]
+        shape = (ma, mb, rows)
         pa, qa = pa[:, None, :], qa[:, None, :]
         pb, qb = pb[None, :, :], qb[None, :, :]
-        x1, x2, z = pa * qb, pb * qa, qa * qb
-        for p, q in ((x1 + x2, z), (x1 - x2, z), (x2 - x1, z), (pa * pb, z),
-                     (x1 * (x2 != 0), x2), (x2 * (x1 != 0), x1)):
-            ps.append(p.reshape(-1, rows))
-            qs.append(q.reshape(-1, rows))
-    return np.concatenate(ps), np.concatenate(qs)
+        p_ops = [p_out[at + i * ma * mb: at + (i + 1) * ma * mb].reshape(shape) for i in range(6)]
+        q_ops = [q_out[at + i * ma * mb: at + (i + 1) * ma * mb].reshape(shape) for i in range(6)]
+        at += 6 * ma * mb
+        # a/b = x1/x2 and b/a = x2/x1 over the common denominator: compute x1, x2 where they end up
+        x1, x2 = p_ops[4], p_ops[5]
+        np.multiply(pa, qb, out=x1)
+        np.multiply(pb, qa, out=x2)
+        np.add(x1, x2, out=p_ops[0])
+        np.subtract(x1, x2, out=p_ops[1])
+        np.subtract(x2, x1, out=p_ops[2])
+        np.multiply(pa, pb, out=p_ops[3])
+        np.multiply(qa, qb, out=q_ops[0])
+        for i in (1, 2, 3):
+            q_ops[i][...] = q_ops[0]
+        q_ops[4][...] = x2
+        q_ops[5][...] = x1
+        # a zero divisor makes the value invalid: P = Q = 0 (x1 * (x2 != 0) and x2 * (x1 != 0))
+        np.multiply(x1, q_ops[4] != 0, out=p_ops[4])
+        np.multiply(x2, q_ops[5] != 0, out=p_ops[5])
+    return p_out, q_out
