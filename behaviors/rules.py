@@ -237,6 +237,12 @@ def _occurrences(text: str, number: float) -> list[int]:
     return out
 
 
+def _follows(text: str, at: int, chars: str) -> bool:
+    """True when the number written at `at` comes right after one of `chars` (spaces aside)."""
+    before = text[max(0, at - 3):at].rstrip()
+    return bool(before) and before[-1] in chars
+
+
 class _Scan:
     """A normalised text, its sentences and the candidate sentences of each rule."""
 
@@ -324,9 +330,9 @@ def _verification(scan: _Scan, target: float | None, goals: set[float] = frozens
         found |= scan.hits("v_text")
     else:
         found |= {i for i, v in scan.numbers("v_target_num") if v == target or v in goals}
-        for at in scan.target_at:
+        for at in scan.target_at:   # "24 = 24", but not the operand in "40 - 20 = 20"
             m = _SAME_AFTER.match(scan.text, at + len(str(target)))
-            if m and _value(m.group(1)) == target:
+            if m and _value(m.group(1)) == target and not _follows(scan.text, at, "+-*/("):
                 found.add(scan.sentence(at))
     # "Let me verify: 3 * 8 = 24. Yes, that is the target." is one check, not two
     return sum(1 for i in found if not (i in check and i + 1 in found))
@@ -371,8 +377,7 @@ def _backward(scan: _Scan, numbers: Sequence[int], target: float) -> tuple[set[i
         m = _DECOMP_AFTER.match(scan.text, at + len(str(target)))
         if not m:
             continue
-        before = scan.text[max(0, at - 3):at].rstrip()
-        if before and before[-1] in "+-*/=(":
+        if _follows(scan.text, at, "+-*/=("):
             continue
         if any(_value(t) not in inputs for t in _INT.findall(m.group(1))):
             found.add(scan.sentence(at))

@@ -20,6 +20,9 @@ def test_plain_direct_solution_counts_nothing():
     assert counts(text) == only()
     assert counts("25 - 1 = 24", [25, 1], 24) == only()
     assert counts("") == only()
+    # the target as the last operand is forward work, not a "20 = 20" check
+    assert counts("40 - 20 = 20.", [40, 20, 3], 20) == only()
+    assert counts("144 / 12 = 12.", [144, 12, 5], 12) == only()
 
 
 @pytest.mark.parametrize("text,n", [
