@@ -22,6 +22,7 @@ matplotlib.use("Agg")  # files only; never needs a display
 import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
+from matplotlib.ticker import MaxNLocator  # noqa: E402
 
 from analysis import paper_numbers  # noqa: E402
 from analysis.results import condition_order, load_results  # noqa: E402
@@ -92,6 +93,7 @@ def _plot_lines(ax, frame: pd.DataFrame, column: str, colors: dict[str, str],
 def _finish(ax, title: str, ylabel: str, legend: bool = True) -> None:
     ax.set_title(title)
     ax.set_xlabel(STEP_LABEL)
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # steps are whole numbers
     ax.set_ylabel(ylabel)
     ax.grid(True, alpha=0.3)
     handles = ax.get_legend_handles_labels()[0]
@@ -134,7 +136,7 @@ def plot_behaviors(frame: pd.DataFrame, colors: dict[str, str] | None = None,
                    title: str = "Behaviors per response vs RL step") -> Figure:
     """Mean count of each behavior per response vs step: four panels, one line per condition (Figs 2, 4)."""
     colors = _colors_for(frame, colors)
-    fig, axes = plt.subplots(2, 2, figsize=(10, 7), sharex=True, layout="constrained")
+    fig, axes = plt.subplots(2, 2, figsize=(10, 7), layout="constrained")
     for i, (ax, behavior) in enumerate(zip(axes.flat, BEHAVIORS)):
         avg_column, _ = RESULTS_BEHAVIOR_COLUMNS[behavior]
         _plot_lines(ax, frame, avg_column, colors)
