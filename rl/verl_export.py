@@ -78,7 +78,6 @@ def write_reward_module(path: Path) -> str:
     text, digest = reward_source()
     with atomic_path(path) as tmp:
         tmp.write_text(reward_module_text(), encoding="utf-8")
-        tmp.chmod(0o644)
     return digest
 
 
