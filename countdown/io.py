@@ -132,6 +132,14 @@ def write_rows(rows: Iterable[dict[str, Any]], path: str | os.PathLike, fmt: str
     return path
 
 
+def write_json(obj: Any, path: str | os.PathLike) -> Path:
+    """Write one JSON document (a manifest, a summary) atomically; non-JSON values become strings."""
+    path = Path(path)
+    with atomic_path(path) as tmp:
+        tmp.write_text(json.dumps(obj, indent=1, ensure_ascii=False, default=str) + "\n", encoding="utf-8")
+    return path
+
+
 def run_cli(main: Callable[[list[str] | None], int | None], argv: list[str] | None = None) -> None:
     """Run a CLI main; InputError becomes one `error: ...` line on stderr and exit code 2."""
     try:

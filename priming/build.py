@@ -22,7 +22,7 @@ import time
 from pathlib import Path
 from typing import Any, Iterator, Sequence
 
-from countdown.io import InputError, atomic_path, run_cli, write_rows
+from countdown.io import InputError, run_cli, write_json, write_rows
 from countdown.prompts import TEMPLATES, render_prompt
 from countdown.records import Problem
 from countdown.reward import score
@@ -129,8 +129,7 @@ def read_manifest(out: Path) -> dict[str, Any]:
 
 
 def write_manifest(out: Path, manifest: dict[str, Any]) -> None:
-    with atomic_path(out / MANIFEST) as tmp:
-        tmp.write_text(json.dumps(manifest, indent=1, sort_keys=True) + "\n", encoding="utf-8")
+    write_json(manifest, out / MANIFEST)
 
 
 def build_one(args: argparse.Namespace, condition: Condition, exclude: set[tuple], tokenizer: Any,

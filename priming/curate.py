@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import hashlib
-import json
 import random
 import re
 import sys
@@ -26,7 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
-from countdown.io import FORMATS, InputError, atomic_path, read_rows, run_cli, write_rows
+from countdown.io import FORMATS, InputError, read_rows, run_cli, write_json, write_rows
 from countdown.records import BEHAVIORS
 
 TEXT_SUFFIXES = (".txt", ".md", ".tex")
@@ -327,8 +326,7 @@ def main(argv: list[str] | None = None) -> int:
         write_rows(rows, out / f"{name}.jsonl")
         manifest["sets"][name] = {"documents": len(chosen), "size": sum(d.tokens for d in chosen),
                                   "frequency": frequency(chosen), "files": [f"{name}.parquet", f"{name}.jsonl"]}
-    with atomic_path(out / "manifest.json") as tmp:
-        tmp.write_text(json.dumps(manifest, indent=1) + "\n", encoding="utf-8")
+    write_json(manifest, out / "manifest.json")
     for name in sets:
         info = manifest["sets"][name]
         per_1k = sum(info["frequency"][b]["per_1k"] for b in BEHAVIORS)

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from countdown.io import InputError, atomic_path, read_rows, run_cli
+from countdown.io import InputError, read_rows, run_cli, write_json
 
 SUMMARY = "sft_summary.json"
 
@@ -137,8 +137,7 @@ def run_sft(args: argparse.Namespace) -> dict[str, Any]:
         "loss_before": loss_before, "loss_after": loss_after, "seconds": round(train_seconds, 2),
         "train_loss_log": [h["loss"] for h in trainer.state.log_history if "loss" in h],
     }
-    with atomic_path(out / SUMMARY) as tmp:
-        tmp.write_text(json.dumps(summary, indent=1))
+    write_json(summary, out / SUMMARY)
     return summary
 
 

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Sequence
 
-from countdown.io import InputError, atomic_path, run_cli
+from countdown.io import InputError, run_cli, write_json
 from countdown.prompts import TEMPLATES, render_prompt
 from countdown.records import Problem
 from countdown.reward import DEFAULT as REWARD, score
@@ -217,8 +217,7 @@ def run_training(args: argparse.Namespace) -> dict[str, Any]:
             "settings": {k: v for k, v in vars(args).items() if k not in ("out",)},
             "per_device_train_batch_size": config.per_device_train_batch_size,
             "gradient_accumulation_steps": config.gradient_accumulation_steps}
-    with atomic_path(out / RUN_INFO) as tmp:
-        tmp.write_text(json.dumps(info, indent=1, default=str))
+    write_json(info, out / RUN_INFO)
 
     trainer = GRPOTrainer(model=model, reward_funcs=countdown_reward, args=config,
                           train_dataset=Dataset.from_list(rows), processing_class=tokenizer,
@@ -238,8 +237,7 @@ def run_training(args: argparse.Namespace) -> dict[str, Any]:
                "resumed_from": str(resume) if resume else None,
                "first_reward": logs[0]["reward"] if logs else None, "last_reward": logs[-1]["reward"] if logs else None,
                "checkpoints": sorted(p.name for p in out.glob("checkpoint-*"))}
-    with atomic_path(out / SUMMARY) as tmp:
-        tmp.write_text(json.dumps(summary, indent=1))
+    write_json(summary, out / SUMMARY)
     return summary
 
 

@@ -15,14 +15,13 @@ from __future__ import annotations
 import argparse
 import ast
 import hashlib
-import json
 import math
 import os
 import sys
 from pathlib import Path
 from typing import Sequence
 
-from countdown.io import InputError, atomic_path, run_cli
+from countdown.io import InputError, atomic_path, run_cli, write_json
 from countdown.records import Problem
 
 REWARD_FILE = "countdown_reward.py"
@@ -180,8 +179,7 @@ def export(args: argparse.Namespace) -> dict:
     info = {"train": len(splits["train"]), "test": len(splits["test"]), "preset": args.preset, "seed": args.seed,
             "template": args.template, "model": args.model, "reward_sha256": digest, "ppo": PAPER_PPO,
             "files": ["train.parquet", "test.parquet", REWARD_FILE, LAUNCH_FILE]}
-    with atomic_path(out / "export_info.json") as tmp:
-        tmp.write_text(json.dumps(info, indent=1))
+    write_json(info, out / "export_info.json")
     return info
 
 

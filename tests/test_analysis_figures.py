@@ -87,7 +87,7 @@ def test_bad_cells_name_file_and_line(tmp_path, column, value, needle):
     write_rows(rows, tmp_path / "bad.jsonl")
     with pytest.raises(InputError) as err:
         results.load_results([tmp_path / "bad.jsonl"])
-    assert f"bad.jsonl:3" in str(err.value) and needle in str(err.value)
+    assert "bad.jsonl:3" in str(err.value) and needle in str(err.value)
 
 
 def test_empty_behavior_cells_are_allowed_and_summary(tmp_path):

@@ -5,7 +5,6 @@ import json
 import subprocess
 import sys
 
-import pytest
 import torch
 
 from countdown.prompts import render_prompt
