@@ -77,3 +77,15 @@ def test_outcome_text_is_honest_about_noise():
     text = reproduce.outcome_text(pd.DataFrame(rows), reproduce.PRESETS["tiny"], 600)
     assert "within sampling noise" in text and "does not reproduce the paper's effect" in text
     assert "10.0 minutes" in text
+
+
+def test_outcome_text_when_nothing_is_solved():
+    import pandas as pd
+
+    rows = [{"condition": c, "step": s, "accuracy": 0.0, "response_length": 50.0,
+             **{col: (1.0 if c == "all_strategies" else 0.0) for col in RESULTS_COLUMNS[2:10]}}
+            for c in ("negative_control", "all_strategies") for s in (0, 4)]
+    text = reproduce.outcome_text(pd.DataFrame(rows), reproduce.PRESETS["tiny"], parameters=3_000_000)
+    assert "both solved none of the 64 held-out samples" in text
+    assert "cannot speak to the paper's accuracy claims" in text and "put the behaviors" in text
+    assert "4.00 per `all_strategies` response vs 0.00" in text and "3.0M-parameter" in text
