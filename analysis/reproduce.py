@@ -15,9 +15,10 @@ Stages (each leaves its artifact in OUT and a done-marker in OUT/stages/, so a r
  7. figures    analysis.figures over all results tables and the priming manifests.
  8. report     OUT/report.md: the measured outcome in plain words, tables, figures, stage timings.
 
-Presets: `smoke` (about a minute; what the test runs), `tiny` (the README demo, ~15-30 min on 2 CPU cores),
-`gpu` (sized for one H100; not run in CI). Teammates' steps run as subprocesses (`sys.executable -m ...`) so
-each loads its own model and frees its memory, and its progress bars show as they are.
+Presets: `smoke` (seconds to a minute; what the test runs), `tiny` (the README demo, measured 16 min on 2
+shared CPU cores), `gpu` (sized for one H100; not run here). CPU presets call each teammate's CLI `main()` in
+this process; the gpu preset runs them as child processes (`sys.executable -m ...`) so each stage frees its
+GPU memory. Their progress bars show as they are.
 """
 from __future__ import annotations
 
@@ -82,11 +83,11 @@ PRESETS: dict[str, Preset] = {
         max_completion_tokens=24, eval_samples=1),
     "tiny": Preset(
         description="the README demo: ~3M-parameter model, 3 conditions, short GRPO, on 2 CPU cores",
-        problem_preset="tiny", n_test=64, n_pretrain=1000, n_priming=200,
+        problem_preset="tiny", n_test=64, n_pretrain=2000, n_priming=200,
         model_size="small", model_dims=None, arch="qwen2",
-        pretrain_epochs=2, pretrain_lr=2e-3,
-        conditions=("negative_control", "all_strategies", "incorrect_only"), sft_epochs=3, sft_lr=1e-3,
-        rl_steps=12, rl_save_steps=4, rl_prompts_per_step=4, rl_generations=4, rl_lr=5e-5,
+        pretrain_epochs=3, pretrain_lr=2e-3,
+        conditions=("negative_control", "all_strategies", "incorrect_only"), sft_epochs=4, sft_lr=1e-3,
+        rl_steps=20, rl_save_steps=5, rl_prompts_per_step=4, rl_generations=4, rl_lr=5e-5,
         max_completion_tokens=448, eval_samples=1, batch_size=16),
     "gpu": Preset(
         description="one H100: a ~25M-parameter local model, more data, 200 GRPO steps, 5 conditions",
