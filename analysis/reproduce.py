@@ -16,7 +16,7 @@ Stages (each leaves its artifact in OUT and a done-marker in OUT/stages/, so a r
  8. report     OUT/report.md: the measured outcome in plain words, tables, figures, stage timings.
 
 Presets: `smoke` (seconds to a minute; what the test runs), `tiny` (the README demo, measured 16 min on 2
-shared CPU cores), `gpu` (sized for one H100; not run here). CPU presets call each teammate's CLI `main()` in
+shared CPU cores), `gpu` (sized for one H100; not run here). CPU presets call each stage's CLI `main()` in
 this process; the gpu preset runs them as child processes (`sys.executable -m ...`) so each stage frees its
 GPU memory. Their progress bars show as they are.
 """
@@ -34,7 +34,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
-from countdown.io import InputError, atomic_path, read_rows, run_cli, write_rows
+from countdown.io import InputError, atomic_path, read_rows, run_cli, write_json, write_rows
 
 STAGES_DIR = "stages"
 
@@ -130,9 +130,7 @@ class Pipeline:
         t0 = time.time()
         info = fn() or {}
         seconds = time.time() - t0
-        with atomic_path(marker) as tmp:
-            tmp.write_text(json.dumps({"stage": name, "artifact": artifact, "seconds": round(seconds, 2),
-                                       "info": info}, indent=1, default=str), encoding="utf-8")
+        write_json({"stage": name, "artifact": artifact, "seconds": round(seconds, 2), "info": info}, marker)
         print(f"== {name} finished in {seconds:.0f} s -> {artifact}", flush=True)
         return info
 
@@ -488,8 +486,7 @@ def main(argv: list[str] | None = None) -> int:
             changed = sorted(k for k in settings if before.get(k) != settings[k])
             raise InputError(f"{saved}: this folder was made with other settings ({', '.join(changed)}); "
                              "use a new --out, or --force to redo every stage")
-    with atomic_path(saved) as tmp:
-        tmp.write_text(json.dumps(settings, indent=1), encoding="utf-8")
+    write_json(settings, saved)
 
     for key, value in OFFLINE_ENV.items():  # before transformers is imported: nothing is fetched
         os.environ.setdefault(key, value)
