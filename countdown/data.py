@@ -30,6 +30,14 @@ def load_problems(path: str | os.PathLike, split: str | None = None) -> list[Pro
     return problems
 
 
+def require_problems(path: str | os.PathLike, split: str | None = None) -> list[Problem]:
+    """load_problems for a CLI input that must not be empty: an empty file or split is an InputError."""
+    problems = load_problems(path, split=split)
+    if not problems:
+        raise InputError(f"{path}: no problems" + (f" in split {split!r}" if split else ""))
+    return problems
+
+
 def _numbered(path: Path, rows: list[dict]) -> list[tuple[int, dict]]:
     """(line number in the file, row): JSONL skips blank lines, so count them back in."""
     if path.suffix.lower() != ".jsonl":

@@ -21,9 +21,10 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from countdown.backends import BACKENDS, Backend, load_backend, resolve_kind
+from countdown.data import require_problems
 from countdown.io import FORMATS, InputError, read_rows, run_cli, write_rows
 from countdown.prompts import TEMPLATES, render_prompt
-from countdown.records import Problem, RecordError, Trace
+from countdown.records import Problem, Trace
 from countdown.reward import score
 
 _STEP_DIR = re.compile(r"^(?:global_step_|checkpoint-)(\d+)$")
@@ -178,31 +179,6 @@ def _accuracy(traces: Sequence[Trace]) -> str:
     return f"accuracy {correct}/{len(traces)} = {correct / max(1, len(traces)):.3f}"
 
 
-def read_problems(path: str | Path, split: str | None = None) -> list[Problem]:
-    """Problems from a file: countdown.data.load_problems when available, else our Problem rows."""
-    try:
-        from countdown.data import load_problems
-    except ImportError:
-        load_problems = None
-    if load_problems is not None:
-        try:
-            problems = load_problems(path, split=split)
-        except (RecordError, KeyError, TypeError, ValueError) as exc:
-            raise InputError(f"{path}: {exc}") from None
-    else:
-        problems = []
-        for lineno, row in enumerate(read_rows(path), 1):
-            try:
-                problems.append(Problem.from_dict(row))
-            except (RecordError, TypeError) as exc:
-                raise InputError(f"{path}:{lineno}: {exc}") from None
-        if split is not None:
-            problems = [p for p in problems if p.split == split]
-    if not problems:
-        raise InputError(f"{path}: no problems" + (f" in split {split!r}" if split else ""))
-    return problems
-
-
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m countdown.rollout",
@@ -265,7 +241,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.out and Path(args.out).exists() and not args.overwrite:
         print(f"{args.out} exists; nothing to do (pass --overwrite to re-sample)", file=sys.stderr)
         return 0
-    problems = read_problems(args.problems, args.split)[: args.limit]
+    problems = require_problems(args.problems, args.split)[: args.limit]
 
     if args.run_dir:
         paths, stats = sweep(problems, args.run_dir, args.out_dir, args.backend, sampling, args.template,

@@ -106,9 +106,9 @@ def judge_options(args: argparse.Namespace) -> dict[str, Any]:
 def run(args: argparse.Namespace) -> list[dict[str, Any]]:
     from tqdm import tqdm
 
-    from rl.train import load_problem_file
+    from countdown.data import require_problems
 
-    problems = load_problem_file(args.problems, args.split)
+    problems = require_problems(args.problems, args.split)
     if args.num_problems:
         problems = problems[:args.num_problems]
     results_path = Path(args.results)

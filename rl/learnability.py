@@ -106,9 +106,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.k < 1:
         raise InputError(f"--k must be >= 1 (got {args.k})")
     keep_count(1, args.keep)
-    from rl.train import load_problem_file
+    from countdown.data import require_problems
 
-    problems = load_problem_file(args.problems)
+    problems = require_problems(args.problems)
     out = Path(args.out)
     rates_path = out.with_name(out.stem + ".rates.jsonl")
     kept = filter_problems(problems, args.model, k=args.k, keep=args.keep, max_tokens=args.max_tokens,

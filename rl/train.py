@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Sequence
 
+from countdown.data import require_problems
 from countdown.io import InputError, run_cli, write_json
 from countdown.prompts import TEMPLATES, render_prompt
 from countdown.records import Problem
@@ -72,22 +73,12 @@ def countdown_reward(completions: list[str], numbers: list[list[int]], target: l
     return rewards
 
 
-def load_problem_file(path: str | os.PathLike, split: str | None = None) -> list[Problem]:
-    """Problems from our Problem files or TinyZero/veRL files (countdown.data), never empty."""
-    from countdown.data import load_problems
-
-    problems = load_problems(path, split=split)
-    if not problems:
-        raise InputError(f"{path}: no problems" + (f" with split {split!r}" if split else ""))
-    return problems
-
-
 def training_problems(args: argparse.Namespace) -> list[Problem]:
     if args.problems:
-        return load_problem_file(args.problems, args.split)
+        return require_problems(args.problems, args.split)
     from countdown.generate import generate_problems
 
-    exclude = {p.key for p in load_problem_file(args.exclude_problems)} if args.exclude_problems else None
+    exclude = {p.key for p in require_problems(args.exclude_problems)} if args.exclude_problems else None
     return generate_problems(args.num_problems, seed=args.seed, preset=args.problem_preset, split="train",
                              exclude=exclude)
 
@@ -330,7 +321,7 @@ def main(argv: list[str] | None = None) -> int:
         if path and not Path(path).is_file():
             raise InputError(f"{path}: no such file")
     if args.problems:
-        load_problem_file(args.problems, args.split)  # bad rows fail here, before any model loads
+        require_problems(args.problems, args.split)  # bad rows fail here, before any model loads
     if (Path(args.out) / SUMMARY).is_file() and not args.force:
         print(f"{args.out}: finished run ({SUMMARY} present); use --force to train again")
         return 0

@@ -148,11 +148,11 @@ python3 -m verl.trainer.main_ppo \\
 
 
 def load_or_generate(args: argparse.Namespace) -> dict[str, list[Problem]]:
-    from rl.train import load_problem_file
+    from countdown.data import require_problems
 
     if args.problems:
-        train = load_problem_file(args.problems)
-        test = load_problem_file(args.test_problems) if args.test_problems else []
+        train = require_problems(args.problems)
+        test = require_problems(args.test_problems) if args.test_problems else []
         if not test:
             raise InputError("--problems needs --test-problems as well (the held-out set)")
         overlap = {p.key for p in train} & {p.key for p in test}
