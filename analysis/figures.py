@@ -9,7 +9,6 @@ condition keeps its color in every figure.
 """
 from __future__ import annotations
 
-import argparse
 import json
 import os
 from dataclasses import dataclass, field
@@ -26,7 +25,8 @@ from matplotlib.ticker import MaxNLocator  # noqa: E402
 
 from analysis import paper_numbers  # noqa: E402
 from analysis.results import condition_order, load_results  # noqa: E402
-from countdown.io import InputError, atomic_path, run_cli  # noqa: E402
+from countdown.cli import CommandConfig, option, positional, run_cli  # noqa: E402
+from countdown.io import InputError, atomic_path  # noqa: E402
 from countdown.records import BEHAVIORS, RESULTS_BEHAVIOR_COLUMNS  # noqa: E402
 
 BEHAVIOR_TITLES = {
@@ -474,7 +474,11 @@ def load_manifests(paths: Sequence[str | os.PathLike]) -> list[PrimingSet]:
     return sets
 
 
-EPILOG = """examples:
+@dataclass(kw_only=True)
+class FiguresConfig(CommandConfig):
+    """Draw the paper's figures (PNG + PDF) and a markdown report from one or more results tables."""
+
+    epilog = """examples:
   python -m analysis.figures runs/demo/results/results.csv --out runs/demo/figures
   python -m analysis.figures a.csv b.parquet --conditions all_strategies incorrect_only --paper-reference \\
       --manifests runs/demo/priming/*/manifest.json --out figs
@@ -483,44 +487,35 @@ Writes NAME.png and NAME.pdf for accuracy, behaviors, response_length, final_acc
 allow) priming_composition and continued_pretraining, plus report.md embedding them. Input tables need the
 columns of the results schema: condition, step, avg_verifications, avg_backtracking, avg_subgoals,
 avg_backwards, total_verifications, total_backtracking, total_subgoals, total_backwards, accuracy,
-response_length.
-"""
+response_length."""
 
-
-def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m analysis.figures", epilog=EPILOG,
-                                formatter_class=argparse.RawDescriptionHelpFormatter,
-                                description="Draw the paper's figures (PNG + PDF) and a markdown report "
-                                            "from one or more results tables.")
-    p.add_argument("results", nargs="+", help="results tables (.csv, .parquet, .jsonl, .json)")
-    p.add_argument("--out", required=True, help="output folder for the figures and report.md")
-    p.add_argument("--conditions", nargs="+", help="only these conditions, in this order")
-    p.add_argument("--manifests", nargs="+", default=[],
-                   help="priming manifest.json files (or their folders) for the composition figure")
-    p.add_argument("--paper-reference", action="store_true",
-                   help="draw the paper's start/end accuracies as reference markers / dashed lines")
-    p.add_argument("--correct", default="all_strategies", help="condition primed with correct traces")
-    p.add_argument("--incorrect", default="incorrect_only", help="condition primed with incorrect-only traces")
-    p.add_argument("--cpt-conditions", nargs="+",
-                   help="continued-pretraining conditions (default: names starting with 'cpt')")
-    p.add_argument("--title", default="Results report", help="report title")
-    p.add_argument("--seed", type=int, default=0, help="unused (figures are deterministic); kept for the "
-                                                        "toolkit's CLI convention")
-    return p
+    results: list[str] = positional("results tables (.csv, .parquet, .jsonl, .json)")
+    out: str = option(help="output folder for the figures and report.md")
+    conditions: list[str] | None = option(None, "only these conditions, in this order")
+    manifests: list[str] = option(default_factory=lambda: [], help="priming manifest.json files (or their "
+                                  "folders) for the composition figure")
+    paper_reference: bool = option(False, "draw the paper's start/end accuracies as reference markers / dashed "
+                                   "lines")
+    correct: str = option("all_strategies", "condition primed with correct traces")
+    incorrect: str = option("incorrect_only", "condition primed with incorrect-only traces")
+    cpt_conditions: list[str] | None = option(None, "continued-pretraining conditions (default: names starting "
+                                              "with 'cpt')")
+    title: str = option("Results report", "report title")
+    seed: int = option(0, "unused (figures are deterministic); kept for the toolkit's CLI convention")
 
 
 def main(argv: list[str] | None = None) -> int:
     from analysis.report import write_report
 
-    args = build_parser().parse_args(argv)
+    config = FiguresConfig.parse(argv)
     # read and validate everything before writing anything, so bad input leaves no partial output
-    frame = load_results(args.results, args.conditions)
-    manifests = load_manifests(args.manifests)
-    out = Path(args.out)
-    results = make_figures(frame, out, manifests, args.paper_reference, args.correct, args.incorrect,
-                           args.cpt_conditions)
-    report = write_report(frame, results, out / "report.md", title=args.title,
-                          paper_reference=True, sources=[str(p) for p in args.results])
+    frame = load_results(config.results, config.conditions)
+    manifests = load_manifests(config.manifests)
+    out = Path(config.out)
+    results = make_figures(frame, out, manifests, config.paper_reference, config.correct, config.incorrect,
+                           config.cpt_conditions)
+    report = write_report(frame, results, out / "report.md", title=config.title,
+                          paper_reference=True, sources=[str(p) for p in config.results])
     for r in results:
         print(f"{r.name}: " + (", ".join(str(p) for p in r.paths) if r.paths else f"skipped ({r.skipped})"))
     print(f"report: {report}")

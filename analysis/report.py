@@ -5,9 +5,9 @@ measured-outcome paragraph at the top. Figures are embedded by relative path, so
 """
 from __future__ import annotations
 
-import argparse
 import math
 import os
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
 
@@ -15,7 +15,8 @@ import pandas as pd
 
 from analysis import paper_numbers
 from analysis.results import condition_order, load_results, summarize
-from countdown.io import atomic_path, run_cli
+from countdown.cli import CommandConfig, option, positional, run_cli
+from countdown.io import atomic_path
 from countdown.records import BEHAVIORS, RESULTS_BEHAVIOR_COLUMNS
 
 FIGURE_CAPTIONS = {
@@ -128,21 +129,24 @@ def write_report(frame: pd.DataFrame, figures: Sequence, path: str | os.PathLike
     return path
 
 
+@dataclass(kw_only=True)
+class ReportConfig(CommandConfig):
+    """Write a markdown report (accuracy table, behaviors, paper comparison) from results tables, without
+    figures; `python -m analysis.figures` writes one with figures."""
+
+    epilog = "example:\n  python -m analysis.report runs/demo/results/results.csv --out report.md"
+
+    results: list[str] = positional("results tables (.csv, .parquet, .jsonl, .json)")
+    out: str = option(help="the markdown file to write")
+    conditions: list[str] | None = option(None, "only these conditions, in this order")
+    title: str = option("Results report", "report title")
+    seed: int = option(0, "unused (the report is deterministic)")
+
+
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(
-        prog="python -m analysis.report",
-        description="Write a markdown report (accuracy table, behaviors, paper comparison) from results "
-                    "tables, without figures; `python -m analysis.figures` writes one with figures.",
-        epilog="example:\n  python -m analysis.report runs/demo/results/results.csv --out report.md",
-        formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("results", nargs="+", help="results tables (.csv, .parquet, .jsonl, .json)")
-    p.add_argument("--out", required=True, help="the markdown file to write")
-    p.add_argument("--conditions", nargs="+", help="only these conditions, in this order")
-    p.add_argument("--title", default="Results report")
-    p.add_argument("--seed", type=int, default=0, help="unused (the report is deterministic)")
-    args = p.parse_args(argv)
-    frame = load_results(args.results, args.conditions)
-    print(write_report(frame, [], args.out, title=args.title, sources=args.results))
+    config = ReportConfig.parse(argv)
+    frame = load_results(config.results, config.conditions)
+    print(write_report(frame, [], config.out, title=config.title, sources=config.results))
     return 0
 
 

@@ -1,4 +1,4 @@
-"""Load results tables (one row per condition x step, DESIGN.md's schema) for figures and reports.
+"""Load results tables (one row per condition x step, the schema in docs/architecture.md) for figures and reports.
 
 Any number of CSV / parquet / JSONL / JSON files are validated against RESULTS_COLUMNS, concatenated and
 sorted by (condition, step). Bad input raises countdown.io.InputError naming the file (and row), so the

@@ -6,11 +6,12 @@ Kappa and correlation are undefined (None) when a judge gives the same answer fo
 """
 from __future__ import annotations
 
-import argparse
 import math
+from dataclasses import dataclass
 from typing import Any, Sequence
 
-from countdown.io import InputError, read_rows, run_cli, write_rows
+from countdown.cli import CommandConfig, option, positional, run_cli
+from countdown.io import InputError, read_rows, write_rows
 from countdown.records import BEHAVIORS
 
 
@@ -60,32 +61,35 @@ def _fmt(v: Any) -> str:
     return "n/a" if v is None else (f"{v:.3f}" if isinstance(v, float) else str(v))
 
 
+@dataclass(kw_only=True)
+class AgreementConfig(CommandConfig):
+    """Agreement between two judges' labels of the same traces (joined on trace_id): per behavior presence
+    accuracy, Cohen's kappa on presence and Pearson correlation of counts."""
+
+    epilog = "example:\n  python -m behaviors.agreement labels_llm.jsonl labels_rules.jsonl --out agreement.csv"
+
+    a: str = positional("labels from judge A (output of behaviors.classify)")
+    b: str = positional("labels from judge B")
+    out: str | None = option(None, "also write the table (.csv/.jsonl/.json/.parquet)")
+    seed: int = option(0, "unused (deterministic); accepted for CLI uniformity")
+
+
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(
-        prog="python -m behaviors.agreement",
-        description="Agreement between two judges' labels of the same traces (joined on trace_id): per behavior "
-                    "presence accuracy, Cohen's kappa on presence and Pearson correlation of counts.",
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-        epilog="example:\n  python -m behaviors.agreement labels_llm.jsonl labels_rules.jsonl --out agreement.csv")
-    p.add_argument("a", help="labels from judge A (output of behaviors.classify)")
-    p.add_argument("b", help="labels from judge B")
-    p.add_argument("--out", default=None, help="also write the table (.csv/.jsonl/.json/.parquet)")
-    p.add_argument("--seed", type=int, default=0, help="unused (deterministic); accepted for CLI uniformity")
-    args = p.parse_args(argv)
-    rows_a, rows_b = read_rows(args.a), read_rows(args.b)
-    for path, rows in ((args.a, rows_a), (args.b, rows_b)):
+    config = AgreementConfig.parse(argv)
+    rows_a, rows_b = read_rows(config.a), read_rows(config.b)
+    for path, rows in ((config.a, rows_a), (config.b, rows_b)):
         for i, row in enumerate(rows):
             if "trace_id" not in row or not any(b in row for b in BEHAVIORS):
                 raise InputError(f"{path}: row {i + 1}: needs trace_id and behavior counts (a classify output)")
     table = agreement(rows_a, rows_b)
     if not any(t["n"] for t in table):
-        raise InputError(f"{args.a} and {args.b} share no labelled trace_id")
+        raise InputError(f"{config.a} and {config.b} share no labelled trace_id")
     print(f"{'behavior':<18} {'n':>5} {'presence_acc':>12} {'kappa':>7} {'pearson':>8} {'mean_a':>7} {'mean_b':>7}")
     for t in table:
         print(f"{t['behavior']:<18} {t['n']:>5} {_fmt(t['presence_accuracy']):>12} {_fmt(t['kappa']):>7} "
               f"{_fmt(t['count_pearson']):>8} {_fmt(t['mean_a']):>7} {_fmt(t['mean_b']):>7}")
-    if args.out:
-        write_rows(table, args.out)
+    if config.out:
+        write_rows(table, config.out)
     return 0
 
 

@@ -8,35 +8,20 @@ reply that cannot be read leaves that count null with the reason in BehaviorLabe
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass
 from typing import Any, Sequence
 
 from countdown.records import BEHAVIORS, BehaviorLabel
+from rl.cache import cache_key, text_hash
+from rl.client import ChatClient, ChatError
 
-from .cache import cache_key, text_hash
-from .client import ChatClient, ChatError
+from .interface import Item, Judged
 from .parse import parse_combined, parse_count
 from .prompts import combined_messages, per_behavior_messages, prompt_version, questions
 
 
-@dataclass
-class Item:
-    """One text to judge. numbers/target are set for the countdown variant."""
-
-    trace_id: str
-    text: str
-    variant: str = "countdown"
-    numbers: Sequence[int] | None = None
-    target: int | None = None
-
-
-@dataclass
-class Judged:
-    label: BehaviorLabel
-    extras: dict[str, Any]   # has_problem / has_solution for the text variant
-
-
 class LLMJudge:
+    """A Judge (behaviors.interface) that asks an OpenAI-compatible model; registered as `llm`."""
+
     def __init__(self, client: ChatClient | None = None, mode: str = "per-behavior", **client_opts: Any):
         prompt_version("countdown", mode)   # validates the mode
         self.client = client or ChatClient(**client_opts)

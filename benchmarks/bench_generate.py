@@ -20,7 +20,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from countdown.generate import PRESETS, generate_problems  # noqa: E402
+from countdown.generate import distribution, generate_problems  # noqa: E402
 from countdown.reward import grade  # noqa: E402
 
 
@@ -50,7 +50,7 @@ def solvable(values: list, target: int) -> bool:
 
 
 def baseline(num: int, preset: str, seed: int = 0, deadline: float | None = None, exact: bool = False) -> int:
-    config = PRESETS[preset]
+    config = distribution(preset)
     rng = random.Random(seed)
     counts, weights = list(config.counts), list(config.counts.values())
     (nlo, nhi), (tlo, thi) = config.number_range, config.target_range
@@ -96,7 +96,7 @@ def main() -> None:
             float_rate, exact_rate, ours = max(float_rate, f_rate), max(exact_rate, e_rate), max(ours, o_rate)
             bad = sum(not grade(f"<answer>{p.solution}</answer>", p.numbers, p.target).correct for p in problems)
             assert bad == 0, f"{bad} generated solutions do not grade correct"
-        config = PRESETS[preset]
+        config = distribution(preset)
         nums, targets = ("{}-{}".format(*config.number_range), "{}-{}".format(*config.target_range))
         print(f"{preset:9s} {nums:>8s} {targets:>8s} {float_rate:17.0f} {exact_rate:17.0f} {ours:9.0f} "
               f"{ours / float_rate:8.0f}x {ours / exact_rate:8.0f}x   ({num} problems)")

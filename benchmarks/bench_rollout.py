@@ -1,7 +1,7 @@
 """Rollout engine throughput against its baselines, same model and prompts, measured in this one process.
 
 - raw:    vllm.LLM.generate on the rendered prompts (the floor the engine adds to)
-- engine: countdown.rollout.generate_traces with the vLLM backend on the same LLM instance
+- engine: rl.rollout.generate_traces with the vLLM backend on the same LLM instance
           (rendering, per-problem seeds, scoring every completion, building Trace records)
 - hf:     the engine with the transformers backend (batched generate, left padding)
 
@@ -43,10 +43,10 @@ def main() -> None:
 
     from vllm import LLM, SamplingParams
 
-    from countdown.backends import HFBackend, VLLMBackend
+    from rl.backends import HFBackend, Sampling, VLLMBackend
     from countdown.generate import generate_problems
     from countdown.prompts import render_prompt
-    from countdown.rollout import Sampling, generate_traces, problem_seed
+    from rl.rollout import generate_traces, problem_seed
     from rl.tiny import build_tiny_model, num_parameters
 
     tmp = tempfile.TemporaryDirectory()
@@ -58,7 +58,7 @@ def main() -> None:
 
     t0 = time.perf_counter()
     llm = LLM(model=model, dtype="float32", gpu_memory_utilization=0.3, enforce_eager=True, seed=args.seed,
-              enable_chunked_prefill=False)  # as countdown.backends does on CPU (see the note there)
+              enable_chunked_prefill=False)  # as rl.backends does on CPU (see the note there)
     print(f"vLLM start-up: {time.perf_counter() - t0:.1f} s")
     engine = VLLMBackend.from_llm(llm, model)
     prompts = [render_prompt(p.numbers, p.target) for p in problems]

@@ -9,30 +9,32 @@ operations. Each kept problem carries a solution read off the winning form (and 
 """
 from __future__ import annotations
 
-import argparse
+import functools
 import zlib
 from collections import deque
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import Iterable, Iterator
 
 import numpy as np
 
 from countdown import solver
-from countdown.io import InputError, run_cli
+from countdown.cli import CommandConfig, layered_values, option, run_cli
+from countdown.io import InputError
 from countdown.records import Problem
 
 SPLITS = ("train", "test", "validation")
 
 
 @dataclass(frozen=True)
-class GeneratorConfig:
+class Distribution:
     """What to draw: counts maps a count of numbers to its probability; ranges are inclusive."""
 
-    counts: dict[int, float] = field(default_factory=lambda: {3: 0.5, 4: 0.5})
-    number_range: tuple[int, int] = (1, 100)
-    target_range: tuple[int, int] = (1, 100)
+    counts: dict[int, float]
+    number_range: tuple[int, int]
+    target_range: tuple[int, int]
 
-    def validate(self) -> "GeneratorConfig":
+    def validate(self) -> "Distribution":
         if not self.counts or any(int(k) < 1 for k in self.counts) or any(p < 0 for p in self.counts.values()):
             raise InputError(f"counts must map counts >= 1 to probabilities >= 0, got {self.counts}")
         if sum(self.counts.values()) <= 0:
@@ -47,25 +49,34 @@ class GeneratorConfig:
         return self
 
 
-PRESETS: dict[str, GeneratorConfig] = {
-    # TinyZero's Countdown-Tasks-3to4 setting (the RL data in the paper)
-    "tinyzero": GeneratorConfig({3: 0.5, 4: 0.5}, (1, 100), (1, 100)),
-    # the paper's priming problems: 3-4 numbers, targets 10-25; the paper gives no number range, and small
-    # numbers keep small targets usually reachable (with 1..100 only ~16% of 4-number draws are solvable)
-    "priming": GeneratorConfig({3: 0.5, 4: 0.5}, (1, 25), (10, 25)),
-    # small and quick, for CPU demos and tests
-    "tiny": GeneratorConfig({3: 1.0}, (1, 20), (1, 30)),
-}
+def parse_range(text: str, name: str) -> tuple[int, int]:
+    """'LO-HI' -> (LO, HI)."""
+    try:
+        lo, hi = (int(v) for v in str(text).split("-", 1))
+    except ValueError:
+        raise InputError(f"--{name} must look like LO-HI (e.g. 1-100), got {text!r}") from None
+    return lo, hi
 
 
-def resolve_config(preset: str | GeneratorConfig = "tinyzero", **overrides) -> GeneratorConfig:
-    """A preset by name (or a config) with keyword overrides of its fields, validated."""
-    if isinstance(preset, GeneratorConfig):
-        config = preset
-    elif preset in PRESETS:
-        config = PRESETS[preset]
-    else:
-        raise InputError(f"unknown preset {preset!r} (choose from {', '.join(PRESETS)})")
+def parse_counts(text: str) -> dict[int, float]:
+    """'3:0.5,4:0.5' -> {3: 0.5, 4: 0.5}."""
+    try:
+        return {int(k): float(p) for k, p in (item.split(":") for item in str(text).split(","))}
+    except ValueError:
+        raise InputError(f"--counts must look like 3:0.5,4:0.5, got {text!r}") from None
+
+
+@functools.lru_cache(maxsize=None)
+def _preset_distribution(name: str) -> Distribution:
+    values = layered_values(GenerateConfig, name, None)
+    return Distribution(parse_counts(values["counts"]), parse_range(values["numbers"], "numbers"),
+                        parse_range(values["targets"], "targets")).validate()
+
+
+def distribution(preset: str | Distribution = "tinyzero", **overrides) -> Distribution:
+    """A preset by name (configs/generate/NAME.yaml) or a Distribution, with keyword overrides of its
+    fields (counts, number_range, target_range), validated."""
+    config = preset if isinstance(preset, Distribution) else _preset_distribution(preset)
     unknown = set(overrides) - {"counts", "number_range", "target_range"}
     if unknown:
         raise InputError(f"unknown generator option(s): {', '.join(sorted(unknown))}")
@@ -79,7 +90,7 @@ def _rng(seed: int, split: str) -> np.random.Generator:
     return np.random.default_rng([int(seed), zlib.crc32(split.encode())])
 
 
-def _draw(rng: np.random.Generator, k: int, rows: int, config: GeneratorConfig) -> list[tuple]:
+def _draw(rng: np.random.Generator, k: int, rows: int, config: Distribution) -> list[tuple]:
     """One batch of draws with k numbers, keeping those whose target is reachable, as
     (key, numbers, target, solution) with key = Problem.key."""
     (nlo, nhi), (tlo, thi) = config.number_range, config.target_range
@@ -100,7 +111,7 @@ def _draw(rng: np.random.Generator, k: int, rows: int, config: GeneratorConfig) 
             zip(np.sort(numbers, axis=1).tolist(), numbers.tolist(), targets.tolist(), forms.tolist())]
 
 
-def _batch_rows(k: int, config: GeneratorConfig) -> int:
+def _batch_rows(k: int, config: Distribution) -> int:
     # big enough that numpy's per-call overhead vanishes, small enough to stay in cache (a 4-number row
     # touches a few thousand table entries); sets too big for the batched path are solved one by one, so
     # few of them are drawn at a time. Fixed sizes keep the stream independent of how many problems are asked.
@@ -109,7 +120,7 @@ def _batch_rows(k: int, config: GeneratorConfig) -> int:
     return 1024 if k >= 4 else 8192
 
 
-def iter_problems(seed: int = 0, preset: str | GeneratorConfig = "tinyzero", split: str = "train",
+def iter_problems(seed: int = 0, preset: str | Distribution = "tinyzero", split: str = "train",
                   exclude: Iterable[tuple] | None = None, **overrides) -> Iterator[Problem]:
     """An endless, reproducible stream of distinct solvable problems (ids f"{split}-{i:06d}").
 
@@ -117,7 +128,7 @@ def iter_problems(seed: int = 0, preset: str | GeneratorConfig = "tinyzero", spl
     until the target is reachable (draws are made in batches and buffered, which changes nothing about the
     distribution).
     """
-    config = resolve_config(preset, **overrides)
+    config = distribution(preset, **overrides)
     rng = _rng(seed, split)
     counts = sorted(config.counts)
     probs = np.array([config.counts[k] for k in counts], dtype=float)
@@ -144,14 +155,14 @@ def iter_problems(seed: int = 0, preset: str | GeneratorConfig = "tinyzero", spl
             index += 1
 
 
-def generate_problems(num: int, seed: int = 0, preset: str | GeneratorConfig = "tinyzero", split: str = "train",
+def generate_problems(num: int, seed: int = 0, preset: str | Distribution = "tinyzero", split: str = "train",
                       exclude: Iterable[tuple] | None = None, **overrides) -> list[Problem]:
     """`num` distinct solvable problems with solutions; keys in `exclude` (Problem.key) are never produced."""
     if num < 0:
         raise InputError(f"num must be >= 0, got {num}")
     out: list[Problem] = []
     if num == 0:
-        resolve_config(preset, **overrides)
+        distribution(preset, **overrides)
         return out
     for problem in iter_problems(seed, preset, split, exclude, **overrides):
         out.append(problem)
@@ -160,7 +171,7 @@ def generate_problems(num: int, seed: int = 0, preset: str | GeneratorConfig = "
     return out
 
 
-def generate_splits(sizes: dict[str, int], seed: int = 0, preset: str | GeneratorConfig = "tinyzero",
+def generate_splits(sizes: dict[str, int], seed: int = 0, preset: str | Distribution = "tinyzero",
                     **overrides) -> dict[str, list[Problem]]:
     """Named splits, disjoint by Problem.key: each split excludes every key of the splits before it."""
     taken: set[tuple] = set()
@@ -175,12 +186,12 @@ def generate_splits(sizes: dict[str, int], seed: int = 0, preset: str | Generato
 # ---------------------------------------------------------------------------------------------------------
 # CLI
 
-def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="python -m countdown.generate",
-        description="Generate solvable, deduplicated Countdown problems (one Problem record per line).",
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-        epilog="""presets:
+@dataclass(kw_only=True)
+class GenerateConfig(CommandConfig):
+    """Generate solvable, deduplicated Countdown problems (one Problem record per line)."""
+
+    command = "generate"
+    epilog = """presets: (YAML files in configs/generate/; any flag overrides them)
   tinyzero  3-4 numbers in 1..100, targets 1..100 (TinyZero's RL data)
   priming   3-4 numbers in 1..25, targets 10..25 (the paper's priming problems)
   tiny      3 numbers in 1..20, targets 1..30 (CPU demos and tests)
@@ -188,78 +199,64 @@ def _parser() -> argparse.ArgumentParser:
 examples:
   python -m countdown.generate --num 1000 --seed 0 --out data/train.jsonl
   python -m countdown.generate --num 20000 --test-num 500 --out data/train.parquet --format parquet
-  python -m countdown.generate --num 1000 --preset priming --split test --out data/priming_test.jsonl""")
-    parser.add_argument("--num", type=int, required=True, help="problems to generate for --split")
-    parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
-    parser.add_argument("--out", required=True, help="output file (.jsonl, or .parquet with --format parquet)")
-    parser.add_argument("--preset", default="tinyzero", help=f"one of {', '.join(PRESETS)} (default tinyzero)")
-    parser.add_argument("--format", choices=("jsonl", "parquet"), default=None,
-                        help="jsonl: Problem records; parquet: veRL RL schema (default: from --out's extension)")
-    parser.add_argument("--split", default="train", choices=SPLITS, help="split name of --out (default train)")
-    parser.add_argument("--test-num", type=int, default=0,
-                        help="also write this many test problems, disjoint from --out, to --test-out")
-    parser.add_argument("--test-out", default=None,
-                        help="where the test split goes (default: --out with '_test' before the extension)")
-    parser.add_argument("--numbers", default=None, metavar="LO-HI", help="override the number range, e.g. 1-50")
-    parser.add_argument("--targets", default=None, metavar="LO-HI", help="override the target range, e.g. 10-25")
-    parser.add_argument("--counts", default=None, metavar="K:P,...",
-                        help="override the count distribution, e.g. 3:0.5,4:0.5")
-    parser.add_argument("--template", default="base", help="prompt template for parquet output (default base)")
-    return parser
+  python -m countdown.generate --num 1000 --preset priming --split test --out data/priming_test.jsonl"""
 
+    num: int = option(help="problems to generate for --split")
+    out: str = option(help="output file (.jsonl, or .parquet with --format parquet)")
+    seed: int = option(0, "random seed")
+    preset: str = option("tinyzero", "problem distribution: a name in configs/generate/ (see below)")
+    numbers: str = option("1-100", "range the numbers are drawn from", metavar="LO-HI")
+    targets: str = option("1-100", "range the targets are drawn from", metavar="LO-HI")
+    counts: str = option("3:0.5,4:0.5", "how many numbers a problem has, with probabilities", metavar="K:P,...")
+    format: str | None = option(None, "jsonl: Problem records; parquet: veRL RL schema (default: from --out's "
+                                "extension)", choices=("jsonl", "parquet"))
+    split: str = option("train", "split name of --out", choices=SPLITS)
+    test_num: int = option(0, "also write this many test problems, disjoint from --out, to --test-out")
+    test_out: str | None = option(None, "where the test split goes (default: --out with '_test' before the "
+                                  "extension)")
+    template: str = option("base", "prompt template for parquet output")
 
-def _range(text: str | None, name: str) -> tuple[int, int] | None:
-    if text is None:
-        return None
-    try:
-        lo, hi = (int(v) for v in text.split("-", 1))
-    except ValueError:
-        raise InputError(f"--{name} must look like LO-HI (e.g. 1-100), got {text!r}") from None
-    return lo, hi
+    def validate(self) -> None:
+        if self.num < 1 or self.test_num < 0:
+            raise InputError("--num must be >= 1 and --test-num >= 0")
+        suffix = Path(self.out).suffix
+        fmt = self.output_format()
+        if fmt == "jsonl" and suffix == ".parquet" or fmt == "parquet" and suffix != ".parquet":
+            raise InputError(f"--out {self.out} does not match --format {fmt} (use .jsonl or .parquet)")
+        if self.test_num and self.split == "test":
+            raise InputError("--test-num needs --split train or validation")
+        self.distribution()
+        super().validate()
 
+    def output_format(self) -> str:
+        return self.format or ("parquet" if Path(self.out).suffix == ".parquet" else "jsonl")
 
-def _counts(text: str | None) -> dict[int, float] | None:
-    if text is None:
-        return None
-    try:
-        return {int(k): float(p) for k, p in (item.split(":") for item in text.split(","))}
-    except ValueError:
-        raise InputError(f"--counts must look like 3:0.5,4:0.5, got {text!r}") from None
+    def distribution(self) -> Distribution:
+        return Distribution(parse_counts(self.counts), parse_range(self.numbers, "numbers"),
+                            parse_range(self.targets, "targets")).validate()
+
+    def test_path(self) -> Path:
+        out = Path(self.out)
+        return Path(self.test_out) if self.test_out else out.with_name(f"{out.stem}_test{out.suffix}")
 
 
 def main(argv: list[str] | None = None) -> int:
-    from pathlib import Path
-
     from countdown import export
 
-    args = _parser().parse_args(argv)
-    if args.num < 1 or args.test_num < 0:
-        raise InputError("--num must be >= 1 and --test-num >= 0")
-    out = Path(args.out)
-    fmt = args.format or ("parquet" if out.suffix == ".parquet" else "jsonl")
-    if fmt == "jsonl" and out.suffix == ".parquet" or fmt == "parquet" and out.suffix != ".parquet":
-        raise InputError(f"--out {out} does not match --format {fmt} (use .jsonl or .parquet)")
-    overrides = dict(number_range=_range(args.numbers, "numbers"), target_range=_range(args.targets, "targets"),
-                     counts=_counts(args.counts))
-    sizes = {args.split: args.num}
-    test_out = None
-    if args.test_num:
-        if args.split == "test":
-            raise InputError("--test-num needs --split train or validation")
-        sizes["test"] = args.test_num
-        test_out = Path(args.test_out) if args.test_out else out.with_name(f"{out.stem}_test{out.suffix}")
-    splits = generate_splits(sizes, seed=args.seed, preset=args.preset, **overrides)
-
-    def write(problems: list[Problem], path: Path) -> None:
-        if fmt == "parquet":
-            export.write_verl_parquet(problems, path, template=args.template)
+    config = GenerateConfig.parse(argv)
+    sizes = {config.split: config.num}
+    if config.test_num:
+        sizes["test"] = config.test_num
+    splits = generate_splits(sizes, seed=config.seed, preset=config.distribution())
+    outputs = [(splits[config.split], Path(config.out))]
+    if config.test_num:
+        outputs.append((splits["test"], config.test_path()))
+    for problems, path in outputs:
+        if config.output_format() == "parquet":
+            export.write_verl_parquet(problems, path, template=config.template)
         else:
             export.write_jsonl(problems, path)
         print(f"wrote {len(problems)} {problems[0].split} problems to {path}")
-
-    write(splits[args.split], out)
-    if test_out is not None:
-        write(splits["test"], test_out)
     return 0
 
 

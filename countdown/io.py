@@ -8,10 +8,9 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import sys
 import tempfile
 from pathlib import Path
-from typing import Any, Callable, Iterable, Iterator
+from typing import Any, Iterable, Iterator
 
 FORMATS = ("jsonl", "json", "parquet", "csv")
 
@@ -138,16 +137,3 @@ def write_json(obj: Any, path: str | os.PathLike) -> Path:
     with atomic_path(path) as tmp:
         tmp.write_text(json.dumps(obj, indent=1, ensure_ascii=False, default=str) + "\n", encoding="utf-8")
     return path
-
-
-def run_cli(main: Callable[[list[str] | None], int | None], argv: list[str] | None = None) -> None:
-    """Run a CLI main; InputError becomes one `error: ...` line on stderr and exit code 2."""
-    try:
-        code = main(argv)
-    except InputError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        sys.exit(2)
-    except KeyboardInterrupt:
-        print("interrupted: finished work is kept; re-run the same command to resume", file=sys.stderr)
-        sys.exit(130)
-    sys.exit(code or 0)

@@ -1,15 +1,22 @@
-"""Prompt templates, selectable by name.
+"""Prompt templates, selectable by name, and the completion format every trace follows.
 
 - `base`: the TinyZero-style User/Assistant preamble for base models, ending inside `<think>` so the model
   continues its reasoning directly.
 - `chat`: the same request rendered through the tokenizer's own chat template (instruct models), with the
   assistant turn opened by the same "Let me solve this step by step." + `<think>` prefix.
+
+A completion continues the prompt inside `<think>`: the thought, `</think>`, then the final equation in
+`<answer> </answer>`. `completion_text` is the one place that format is written (priming traces, the base
+model's direct answers, LLM replies turned into traces); countdown.reward reads the same tags (it keeps its
+own copy of them: the veRL export ships it as a standalone file).
 """
 from __future__ import annotations
 
 from typing import Any, Sequence
 
 TEMPLATES = ("base", "chat")
+THINK_OPEN, THINK_CLOSE = "<think>", "</think>"
+ANSWER_OPEN, ANSWER_CLOSE = "<answer>", "</answer>"
 ASSISTANT_PREFIX = "Let me solve this step by step.\n<think>"
 
 _SYSTEM = ("A conversation between User and Assistant. The User poses a problem; the Assistant first thinks "
@@ -44,3 +51,9 @@ def render_prompt(numbers: Sequence[int], target: int, template: str = "base", t
                                              add_generation_prompt=True)
         return text + ASSISTANT_PREFIX
     raise ValueError(f"unknown prompt template {template!r} (choose from {', '.join(TEMPLATES)})")
+
+
+def completion_text(thought: str, answer: str) -> str:
+    """What follows the prompt's opening <think>: the thought (may be empty), </think>, the answer."""
+    body = f"\n{thought}\n" if thought else "\n"
+    return f"{body}{THINK_CLOSE}\n{ANSWER_OPEN} {answer} {ANSWER_CLOSE}"

@@ -1,4 +1,4 @@
-"""The typed records of the toolkit (DESIGN.md), defined once and used by every package.
+"""The typed records of the toolkit (docs/architecture.md), defined once and used by every package.
 
 Records travel as flat dicts (JSONL lines, parquet rows); `to_dict`/`from_dict` are the only converters.
 """

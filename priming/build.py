@@ -8,6 +8,8 @@ its condition is not written and the command exits 1), then write
     OUT/<condition>.parquet and OUT/<condition>.jsonl   rows: prompt, completion, id, numbers, target, ...
     OUT/manifest.json                                   per condition: counts, behavior table, seed, source
 
+(`set_path` and `manifest_path` name these files for other code; `build(config)` is the library entry.)
+
 `prompt` is countdown.prompts.render_prompt(...) (ends inside "<think>"), `completion` continues it, so the
 files feed TRL's SFTTrainer (prompt/completion format, completion-only loss) and veRL's SFT trainer
 (data.prompt_key=prompt, data.response_key=completion) as they are. Re-running skips conditions whose
@@ -15,22 +17,33 @@ manifest entry was built with the same settings.
 """
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator, Sequence
 
-from countdown.io import InputError, run_cli, write_json, write_rows
+from countdown.cli import CommandConfig, option, run_cli
+from countdown.io import InputError, write_json, write_rows
 from countdown.prompts import TEMPLATES, render_prompt
 from countdown.records import Problem
 from countdown.reward import score
 from priming.conditions import CONDITIONS, Condition, condition_for_behaviors, describe_all, get_condition
+from priming.llm_gen import LLMSourceOptions
 from priming.verify import VerificationError, check, verify_rows
 
 PROBLEM_SPLIT = "priming"  # the generator seeds its stream by (seed, split): distinct from train/test
 MANIFEST = "manifest.json"
+
+
+def set_path(out: str | Path, condition: str, fmt: str = "jsonl") -> Path:
+    """Where a built set lives: OUT/<condition>.<fmt> (fmt jsonl or parquet)."""
+    return Path(out) / f"{condition}.{fmt}"
+
+
+def manifest_path(out: str | Path) -> Path:
+    return Path(out) / MANIFEST
 
 
 def problem_stream(seed: int, preset: str, exclude: set[tuple]) -> Iterator[Problem]:
@@ -109,17 +122,17 @@ def synth_rows(condition: Condition, num: int, seed: int, problems: Iterator[Pro
     return rows, skipped
 
 
-def settings_of(args: argparse.Namespace, condition: Condition) -> dict[str, Any]:
+def settings_of(config: "BuildConfig", condition: Condition) -> dict[str, Any]:
     """What a built set depends on; a manifest entry with the same settings is reused (resume)."""
-    return {"condition": condition.name, "num": args.num, "seed": args.seed, "source": args.source,
-            "preset": args.preset, "template": args.template,
-            "tokenizer": str(args.tokenizer) if args.tokenizer else None,
-            "model": args.model if args.source == "llm" else None,
-            "exclude": sorted(str(p) for p in args.exclude)}
+    return {"condition": condition.name, "num": config.num, "seed": config.seed, "source": config.source,
+            "preset": config.problem_preset, "template": config.template,
+            "tokenizer": str(config.tokenizer) if config.tokenizer else None,
+            "model": config.model if config.source == "llm" else None,
+            "exclude": sorted(str(p) for p in config.exclude)}
 
 
 def read_manifest(out: Path) -> dict[str, Any]:
-    path = out / MANIFEST
+    path = manifest_path(out)
     if not path.is_file():
         return {"conditions": {}}
     try:
@@ -129,33 +142,37 @@ def read_manifest(out: Path) -> dict[str, Any]:
 
 
 def write_manifest(out: Path, manifest: dict[str, Any]) -> None:
-    write_json(manifest, out / MANIFEST)
+    write_json(manifest, manifest_path(out))
 
 
-def build_one(args: argparse.Namespace, condition: Condition, exclude: set[tuple], tokenizer: Any,
+def build_one(config: "BuildConfig", condition: Condition, exclude: set[tuple], tokenizer: Any,
               manifest: dict[str, Any]) -> dict[str, Any]:
-    out = Path(args.out)
-    settings = settings_of(args, condition)
+    out = Path(config.out)
+    settings = settings_of(config, condition)
     entry = manifest["conditions"].get(condition.name)
-    files = [out / f"{condition.name}.parquet", out / f"{condition.name}.jsonl"]
-    complete = bool(entry) and entry.get("counts", {}).get("rows") == args.num  # an LLM run may stop short
-    if complete and entry.get("settings") == settings and all(f.is_file() for f in files) and not args.force:
+    files = [set_path(out, condition.name, "parquet"), set_path(out, condition.name, "jsonl")]
+    complete = bool(entry) and entry.get("counts", {}).get("rows") == config.num  # an LLM run may stop short
+    if complete and entry.get("settings") == settings and all(f.is_file() for f in files) and not config.force:
         print(f"{condition.name}: already built with these settings, skipped ({files[0]})", file=sys.stderr)
         return entry
 
     started = time.time()
-    problems = problem_stream(args.seed, args.preset, exclude)
-    if args.source == "synth":
-        rows, skipped = synth_rows(condition, args.num, args.seed, problems, args.template, tokenizer,
-                                   progress=not args.quiet)
+    problems = problem_stream(config.seed, config.problem_preset, exclude)
+    if config.source == "synth":
+        rows, skipped = synth_rows(condition, config.num, config.seed, problems, config.template, tokenizer,
+                                   progress=not config.quiet)
         extra_counts: dict[str, Any] = {}
     else:
-        from priming.llm_gen import llm_rows
+        from priming.llm_gen import llm_traces
 
-        rows, extra_counts = llm_rows(condition, args.num, args.seed, problems, args, tokenizer)
+        traces, extra_counts = llm_traces(condition, config.num, config.seed, problems, config,
+                                          default_cache=out / ".llm_cache" / "replies.sqlite",
+                                          progress=not config.quiet)
+        rows = [make_row(problem, completion, condition, "llm", config.template, tokenizer, **extra)
+                for problem, completion, extra in traces]
         skipped = extra_counts.get("problems_skipped", 0)
-        if len(rows) < args.num:
-            print(f"warning: {condition.name}: only {len(rows)} of {args.num} traces within --max-requests; "
+        if len(rows) < config.num:
+            print(f"warning: {condition.name}: only {len(rows)} of {config.num} traces within --max-requests; "
                   "writing them (re-run to continue: cached replies are reused)", file=sys.stderr)
     if any((tuple(sorted(r["numbers"])), r["target"]) in exclude for r in rows):
         raise RuntimeError("a priming problem overlaps the excluded evaluation problems")
@@ -184,114 +201,113 @@ def build_one(args: argparse.Namespace, condition: Condition, exclude: set[tuple
     return entry
 
 
-def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="python -m priming.build",
-        description="Build behavior-controlled priming SFT sets (prompt/completion parquet + JSONL and a "
-                    "manifest). Every set is checked with the rule judge and the reward before it is written.",
-        epilog="examples:\n"
-               "  python -m priming.build --list\n"
-               "  python -m priming.build --condition all_strategies --num 1000 --out runs/priming\n"
-               "  python -m priming.build --behavior backtracking --num 1000 --out runs/priming   "
-               "# = only_backtracking\n"
-               "  python -m priming.build --all --tokenizer runs/tiny-model --num 200 --out runs/priming\n"
-               "  python -m priming.build --condition all_strategies --source llm --base-url "
-               "http://localhost:8000/v1 --model my-model --num 1000 --out runs/priming-llm\n"
-               "exit codes: 0 built (or already built), 1 a set failed verification, 2 bad input.",
-        formatter_class=argparse.RawDescriptionHelpFormatter)
-    which = parser.add_mutually_exclusive_group()
-    which.add_argument("--condition", action="append", default=[], metavar="NAME",
-                       help=f"condition to build (repeatable): {', '.join(CONDITIONS)}")
-    which.add_argument("--behavior", metavar="SPEC",
-                       help="short form: backtracking -> only_backtracking, verification|backward|subgoal -> "
-                            "backtracking_<that>, all -> all_strategies, none -> negative_control")
-    which.add_argument("--all", action="store_true", help="build every condition")
-    which.add_argument("--list", action="store_true", help="list the conditions and exit")
-    parser.add_argument("--num", type=int, default=1000, help="traces per condition (default 1000, as in the paper)")
-    parser.add_argument("--seed", type=int, default=0, help="seed for problems and phrasing (default 0)")
-    parser.add_argument("--source", choices=("synth", "llm"), default="synth",
-                        help="programmatic synthesizer (default, offline) or an OpenAI-compatible LLM")
-    parser.add_argument("--preset", default="priming", help="countdown.generate preset for the problems")
-    parser.add_argument("--exclude", action="append", default=[], metavar="PROBLEMS_FILE",
-                        help="problems (e.g. the evaluation split) that must not appear; repeatable")
-    parser.add_argument("--template", choices=TEMPLATES, default="base", help="prompt template (chat needs --tokenizer)")
-    parser.add_argument("--tokenizer", metavar="PATH",
-                        help="local tokenizer folder: needed for length_matched and the chat template; adds "
-                             "completion_tokens to rows")
-    parser.add_argument("--out", help="output folder")
-    parser.add_argument("--force", action="store_true", help="rebuild even if the manifest says it is built")
-    parser.add_argument("--quiet", action="store_true", help="no progress bars")
-    llm = parser.add_argument_group("LLM source (--source llm)")
-    llm.add_argument("--base-url", help="OpenAI-compatible endpoint, e.g. http://localhost:8000/v1")
-    llm.add_argument("--model", help="model name at the endpoint")
-    llm.add_argument("--api-key-env", default="OPENAI_API_KEY", help="environment variable holding the key")
-    llm.add_argument("--temperature", type=float, default=1.0)
-    llm.add_argument("--max-tokens", type=int, default=2048)
-    llm.add_argument("--concurrency", type=int, default=8)
-    llm.add_argument("--rpm", type=float, default=0, help="requests per minute limit (0 = none)")
-    llm.add_argument("--max-requests", type=int, default=0,
-                     help="stop after this many requests per condition (default 4 x --num)")
-    llm.add_argument("--attempts", type=int, default=3, help="asks per problem before moving on (default 3)")
-    llm.add_argument("--cache", help="SQLite cache file for LLM replies (default OUT/.llm_cache/replies.sqlite)")
-    llm.add_argument("--filter-behaviors", action="store_true",
-                     help="keep only LLM traces whose rule-judge behaviors match the condition exactly")
-    return parser
+@dataclass(kw_only=True)
+class BuildConfig(LLMSourceOptions, CommandConfig):
+    """Build behavior-controlled priming SFT sets (prompt/completion parquet + JSONL and a manifest). Every set
+    is checked with the rule judge and the reward before it is written."""
+
+    epilog = """examples:
+  python -m priming.build --list
+  python -m priming.build --condition all_strategies --num 1000 --out runs/priming
+  python -m priming.build --behavior backtracking --num 1000 --out runs/priming   # = only_backtracking
+  python -m priming.build --all --tokenizer runs/tiny-model --num 200 --out runs/priming
+  python -m priming.build --condition all_strategies --source llm --base-url http://localhost:8000/v1 \\
+      --model my-model --num 1000 --out runs/priming-llm
+exit codes: 0 built (or already built), 1 a set failed verification, 2 bad input."""
+
+    condition: list[str] = option(default_factory=list, help=f"condition(s) to build (repeatable): "
+                                  f"{', '.join(CONDITIONS)}", metavar="NAME")
+    behavior: str | None = option(None, "short form: backtracking -> only_backtracking, verification|backward|"
+                                  "subgoal -> backtracking_<that>, all -> all_strategies, none -> negative_control",
+                                  metavar="SPEC")
+    all_conditions: bool = option(False, "build every condition", aliases=("--all",))
+    list_conditions: bool = option(False, "list the conditions and exit", aliases=("--list",))
+    num: int = option(1000, "traces per condition (1000 in the paper)")
+    seed: int = option(0, "seed for problems and phrasing")
+    source: str = option("synth", "programmatic synthesizer (offline) or an OpenAI-compatible LLM",
+                         choices=("synth", "llm"))
+    problem_preset: str = option("priming", "countdown.generate preset for the problems", aliases=("--preset",))
+    exclude: list[str] = option(default_factory=list, help="problems (e.g. the evaluation split) that must not "
+                                "appear; repeatable", metavar="PROBLEMS_FILE")
+    template: str = option("base", "prompt template (chat needs --tokenizer)", choices=TEMPLATES)
+    tokenizer: str | None = option(None, "local tokenizer folder: needed for length_matched and the chat "
+                                   "template; adds completion_tokens to rows", metavar="PATH")
+    out: str | None = option(None, "output folder")
+    force: bool = option(False, "rebuild even if the manifest says it is built")
+    quiet: bool = option(False, "no progress bars")
+
+    def validate(self) -> None:
+        if sum(map(bool, (self.condition, self.behavior, self.all_conditions, self.list_conditions))) > 1:
+            raise InputError("give one of --condition, --behavior, --all, --list")
+        if self.num < 1:
+            raise InputError(f"--num must be >= 1, got {self.num}")
+        super().validate()
+
+    def conditions(self) -> list[Condition]:
+        if self.all_conditions:
+            return list(CONDITIONS.values())
+        if self.behavior:
+            return [condition_for_behaviors(self.behavior)]
+        if self.condition:
+            return [get_condition(name) for name in dict.fromkeys(self.condition)]
+        raise InputError("say what to build: --condition NAME, --behavior SPEC, --all, or --list")
 
 
-def resolve_conditions(args: argparse.Namespace) -> list[Condition]:
-    if args.all:
-        return list(CONDITIONS.values())
-    if args.behavior:
-        return [condition_for_behaviors(args.behavior)]
-    if args.condition:
-        return [get_condition(name) for name in dict.fromkeys(args.condition)]
-    raise InputError("say what to build: --condition NAME, --behavior SPEC, --all, or --list")
+def check_inputs(config: BuildConfig) -> list[Condition]:
+    """Every input problem a build can have, found before any work; the conditions to build."""
+    from countdown.generate import distribution
+
+    conditions = config.conditions()
+    if not config.out:
+        raise InputError("--out DIR is required")
+    if config.source == "llm" and (not config.base_url or not config.model):
+        raise InputError("--source llm needs --base-url and --model")
+    needs_tok = [c.name for c in conditions if c.thought == "filler"]
+    if (needs_tok or config.template == "chat") and not config.tokenizer:
+        raise InputError(f"{', '.join(needs_tok) or 'the chat template'} needs --tokenizer PATH "
+                         "(token lengths are per tokenizer)")
+    if config.source == "llm" and any(c.thought != "search" for c in conditions):
+        # controls are deterministic edits, not a model's writing
+        raise InputError(f"{', '.join(c.name for c in conditions if c.thought != 'search')} are built with "
+                         "--source synth only")
+    distribution(config.problem_preset)  # unknown preset -> InputError before any work
+    out = Path(config.out)
+    if out.exists() and not out.is_dir():
+        raise InputError(f"{out}: exists and is not a folder")
+    return conditions
+
+
+def build(config: BuildConfig) -> tuple[dict[str, dict[str, Any]], list[str]]:
+    """Build every requested set: (manifest entry per built condition, conditions that failed verification)."""
+    conditions = check_inputs(config)
+    exclude = load_exclude(config.exclude)
+    tokenizer = None
+    if config.tokenizer:
+        from rl.models import load_tokenizer
+
+        tokenizer = load_tokenizer(config.tokenizer)
+    out = Path(config.out)
+    manifest = read_manifest(out)
+    built, failed = {}, []
+    for condition in conditions:
+        try:
+            built[condition.name] = build_one(config, condition, exclude, tokenizer, manifest)
+        except VerificationError as exc:
+            print(f"FAILED {exc}", file=sys.stderr)
+            failed.append(condition.name)
+    return built, failed
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
-    if args.list:
+    config = BuildConfig.parse(argv)
+    if config.list_conditions:
         for row in describe_all():
             print(f"{row['condition']:<27} requires: {row['requires']:<60} reward {row['reward']:<4} "
                   f"{row['description']}")
         return 0
-    conditions = resolve_conditions(args)
-    if not args.out:
-        raise InputError("--out DIR is required")
-    if args.num < 1:
-        raise InputError(f"--num must be >= 1, got {args.num}")
-    if args.source == "llm" and (not args.base_url or not args.model):
-        raise InputError("--source llm needs --base-url and --model")
-    needs_tok = [c.name for c in conditions if c.thought == "filler"]
-    if (needs_tok or args.template == "chat") and not args.tokenizer:
-        raise InputError(f"{', '.join(needs_tok) or 'the chat template'} needs --tokenizer PATH "
-                         "(token lengths are per tokenizer)")
-    if args.source == "llm" and any(c.thought != "search" for c in conditions):
-        # controls are deterministic edits, not a model's writing
-        conditions_llm = [c.name for c in conditions if c.thought != "search"]
-        raise InputError(f"{', '.join(conditions_llm)} are built with --source synth only")
-    from countdown.generate import resolve_config
-
-    resolve_config(args.preset)  # unknown preset -> InputError before any work
-    exclude = load_exclude(args.exclude)
-    tokenizer = None
-    if args.tokenizer:
-        from priming.filler import load_tokenizer
-
-        tokenizer = load_tokenizer(args.tokenizer)
-    out = Path(args.out)
-    if out.exists() and not out.is_dir():
-        raise InputError(f"{out}: exists and is not a folder")
-    manifest = read_manifest(out)
-    failed = []
-    for condition in conditions:
-        try:
-            entry = build_one(args, condition, exclude, tokenizer, manifest)
-        except VerificationError as exc:
-            print(f"FAILED {exc}", file=sys.stderr)
-            failed.append(condition.name)
-            continue
-        print(f"{condition.name}: {entry['counts']['rows']} traces -> {out / (condition.name + '.parquet')}")
+    built, failed = build(config)
+    for name, entry in built.items():
+        print(f"{name}: {entry['counts']['rows']} traces -> {set_path(config.out, name, 'parquet')}")
     if failed:
         print(f"error: verification failed for {', '.join(failed)} (nothing written for them)", file=sys.stderr)
         return 1

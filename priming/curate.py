@@ -16,7 +16,6 @@ pose a problem and give its solution as "Question: ...\\nAnswer: ..." text.
 """
 from __future__ import annotations
 
-import argparse
 import hashlib
 import random
 import re
@@ -25,7 +24,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
-from countdown.io import FORMATS, InputError, read_rows, run_cli, write_json, write_rows
+from behaviors.judges import Judge, JudgeOptions, label_rows
+from countdown.cli import CommandConfig, option, positional, run_cli
+from countdown.io import FORMATS, InputError, read_rows, write_json, write_rows
 from countdown.records import BEHAVIORS
 
 TEXT_SUFFIXES = (".txt", ".md", ".tex")
@@ -127,20 +128,10 @@ class TokenCounter:
 
 
 # ---------------------------------------------------------------- judging
-def rule_counts(docs: Sequence[Doc]) -> list[dict[str, int]]:
-    from behaviors.rules import count_text_behaviors
-
-    return [count_text_behaviors(d.text) for d in docs]
-
-
-def llm_counts(docs: Sequence[Doc], args: argparse.Namespace) -> list[dict[str, int] | None]:
-    """The LLM judge's general-text variant (behaviors.classify); None where any answer failed."""
-    from behaviors.classify import judge_rows
-
-    cache = args.cache or str(Path(args.out) / ".judge_cache" / "judge.sqlite")
-    judged = judge_rows([{"text": d.text, "id": d.id} for d in docs], "llm", text_field="text", variant="text",
-                        model=args.model, base_url=args.base_url, concurrency=args.concurrency, cache=cache,
-                        progress=True, source="corpus")
+def judge_counts(docs: Sequence[Doc], judge: Judge) -> list[dict[str, int] | None]:
+    """The general-text variant's counts and has_problem/has_solution per document; None where any failed."""
+    judged = label_rows([{"text": d.text, "id": d.id} for d in docs], judge, text_field="text", variant="text",
+                        progress=sys.stderr.isatty(), source="corpus")
     out: list[dict[str, int] | None] = []
     for j in judged:
         counts = {**j.label.counts(), **{k: j.extras.get(k) for k in FLAGS}}
@@ -246,76 +237,68 @@ def frequency(docs: Sequence[Doc]) -> dict[str, Any]:
 
 
 # ---------------------------------------------------------------- CLI
-def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="python -m priming.curate",
-        description="Split a local text corpus into a behavior-rich and a behavior-minimal continued-"
-                    "pretraining set of equal token budget, judged by the general-text behavior judge.",
-        epilog="examples:\n"
-               "  python -m priming.curate corpus.jsonl --budget-tokens 1000000 --out runs/cpt\n"
-               "  python -m priming.curate docs/ --judge rules --tokenizer runs/tiny-model "
-               "--budget-tokens 50000 --reformat-qa --out runs/cpt\n"
-               "  python -m priming.curate owm.parquet --judge llm --base-url http://localhost:8000/v1 "
-               "--model judge --budget-tokens 8300000 --out runs/cpt-llm\n"
-               "then: python -m rl.sft --text --data runs/cpt/rich.jsonl ...",
-        formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("corpus", nargs="+", help="corpus files or folders (.jsonl/.json/.parquet/.csv/.txt/.md)")
-    parser.add_argument("--judge", choices=("rules", "llm"), default="rules", help="behavior judge (default rules)")
-    parser.add_argument("--budget-tokens", type=int, required=True, help="size of each set")
-    parser.add_argument("--out", required=True, help="output folder")
-    parser.add_argument("--text-field", default="text", help="text column of table files (default text)")
-    parser.add_argument("--tokenizer", help="local tokenizer folder to count tokens (default: whitespace words)")
-    parser.add_argument("--reformat-qa", action="store_true",
-                        help="rewrite documents with a problem and a solution as Question:/Answer: text")
-    parser.add_argument("--seed", type=int, default=0, help="order of the minimal set (default 0)")
-    llm = parser.add_argument_group("LLM judge (--judge llm)")
-    llm.add_argument("--base-url")
-    llm.add_argument("--model")
-    llm.add_argument("--concurrency", type=int, default=8)
-    llm.add_argument("--cache", help="judge cache file (default OUT/.judge_cache/judge.sqlite)")
-    return parser
+@dataclass(kw_only=True)
+class CurateConfig(JudgeOptions, CommandConfig):
+    """Split a local text corpus into a behavior-rich and a behavior-minimal continued-pretraining set of equal
+    token budget, judged by the general-text behavior judge."""
+
+    epilog = """examples:
+  python -m priming.curate corpus.jsonl --budget-tokens 1000000 --out runs/cpt
+  python -m priming.curate docs/ --judge rules --tokenizer runs/tiny-model --budget-tokens 50000 --reformat-qa \\
+      --out runs/cpt
+  python -m priming.curate owm.parquet --judge llm --judge-base-url http://localhost:8000/v1 \\
+      --judge-model judge --budget-tokens 8300000 --out runs/cpt-llm
+then: python -m rl.sft --text --data runs/cpt/rich.jsonl ..."""
+
+    corpus: list[str] = positional("corpus files or folders (.jsonl/.json/.parquet/.csv/.txt/.md)")
+    budget_tokens: int = option(help="size of each set")
+    out: str = option(help="output folder")
+    text_field: str = option("text", "text column of table files")
+    tokenizer: str | None = option(None, "local tokenizer folder to count tokens (default: whitespace words)")
+    reformat_qa: bool = option(False, "rewrite documents with a problem and a solution as Question:/Answer: text")
+    seed: int = option(0, "order of the minimal set")
+
+    def validate(self) -> None:
+        if self.budget_tokens < 1:
+            raise InputError(f"--budget-tokens must be >= 1, got {self.budget_tokens}")
+        super().validate()
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
-    if args.budget_tokens < 1:
-        raise InputError(f"--budget-tokens must be >= 1, got {args.budget_tokens}")
-    if args.judge == "llm" and (not args.base_url or not args.model):
-        raise InputError("--judge llm needs --base-url and --model")
-    out = Path(args.out)
+    config = CurateConfig.parse(argv)
+    out = Path(config.out)
     if out.exists() and not out.is_dir():
         raise InputError(f"{out}: exists and is not a folder")
-    docs = read_corpus(args.corpus, args.text_field)
+    docs = read_corpus(config.corpus, config.text_field)
     tokenizer = None
-    if args.tokenizer:
-        from priming.filler import load_tokenizer
+    if config.tokenizer:
+        from rl.models import load_tokenizer
 
-        tokenizer = load_tokenizer(args.tokenizer)
+        tokenizer = load_tokenizer(config.tokenizer)
     counter = TokenCounter(tokenizer)
-
-    judge = (lambda todo: rule_counts(todo)) if args.judge == "rules" else (lambda todo: llm_counts(todo, args))
+    judge = config.make_judge(config.seed, default_cache=out / ".judge_cache" / "judge.sqlite")
     out.mkdir(parents=True, exist_ok=True)
-    judged_now = label_docs(docs, args.judge, out / LABELS, judge)
+    judged_now = label_docs(docs, config.judge, out / LABELS, lambda todo: judge_counts(todo, judge))
     failed = sum(1 for d in docs if d.counts is None)
-    if args.reformat_qa:
+    if config.reformat_qa:
         for doc in docs:
             if doc.counts and doc.counts.get("has_problem") and doc.counts.get("has_solution"):
                 doc.text = reformat_qa(doc.text) or doc.text
     for doc in docs:
         doc.tokens = counter.count(doc.text)
 
-    rich, minimal, budget = select(docs, args.budget_tokens, counter, random.Random(args.seed))
+    rich, minimal, budget = select(docs, config.budget_tokens, counter, random.Random(config.seed))
     if budget == 0:
-        raise InputError(f"{', '.join(args.corpus)}: needs documents both with and without behaviors "
+        raise InputError(f"{', '.join(config.corpus)}: needs documents both with and without behaviors "
                          f"({sum(d.behaviors > 0 for d in docs)} with, {sum(d.behaviors == 0 for d in docs)} without)")
-    if budget < args.budget_tokens:
-        print(f"warning: the corpus fills only {budget} {counter.unit} per set (asked {args.budget_tokens})",
+    if budget < config.budget_tokens:
+        print(f"warning: the corpus fills only {budget} {counter.unit} per set (asked {config.budget_tokens})",
               file=sys.stderr)
     sets = {"rich": rich, "minimal": minimal}
     manifest: dict[str, Any] = {
-        "corpus": list(args.corpus), "judge": args.judge, "unit": counter.unit,
-        "tokenizer": args.tokenizer, "budget_requested": args.budget_tokens, "budget": budget,
-        "reformat_qa": args.reformat_qa, "seed": args.seed,
+        "corpus": list(config.corpus), "judge": config.judge, "unit": counter.unit,
+        "tokenizer": config.tokenizer, "budget_requested": config.budget_tokens, "budget": budget,
+        "reformat_qa": config.reformat_qa, "seed": config.seed,
         "documents": len(docs), "judged_now": judged_now, "judge_failed": failed,
         "corpus_frequency": frequency(docs), "sets": {},
     }

@@ -6,27 +6,11 @@ tokenizer, not by characters. Dots merge differently in every BPE vocabulary, he
 """
 from __future__ import annotations
 
-import os
-from pathlib import Path
 from typing import Any
 
-from countdown.io import InputError
-from priming.synth import wrap_completion
+from countdown.prompts import completion_text
 
 _PADS = ("", ".", " .", "..", "\n", "\n.", "...", " ..", "\n\n")
-
-
-def load_tokenizer(path: str | os.PathLike) -> Any:
-    """A local Hugging Face tokenizer folder (no hub access: a bad path is an input error)."""
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    from transformers import AutoTokenizer
-
-    if not Path(path).exists():
-        raise InputError(f"{path}: no such tokenizer folder")
-    try:
-        return AutoTokenizer.from_pretrained(str(path))
-    except Exception as exc:  # transformers raises OSError/ValueError/... for folders without a tokenizer
-        raise InputError(f"{path}: cannot load a tokenizer ({type(exc).__name__}: {exc})") from None
 
 
 def token_count(tokenizer: Any, text: str) -> int:
@@ -43,7 +27,7 @@ def length_matched(completion: str, answer: str, tokenizer: Any) -> str:
     goal = token_count(tokenizer, completion)
 
     def count(k: int, pad: str = "") -> int:
-        return token_count(tokenizer, wrap_completion(dots(k, pad), answer))
+        return token_count(tokenizer, completion_text(dots(k, pad), answer))
 
     lo, hi = 1, max(goal, 2)
     while hi < 1_000_000 and count(hi) < goal:  # tokenizers that pack several dots into one token
@@ -59,5 +43,5 @@ def length_matched(completion: str, answer: str, tokenizer: Any) -> str:
             continue
         for pad in _PADS:
             if count(k, pad) == goal:
-                return wrap_completion(dots(k, pad), answer)
+                return completion_text(dots(k, pad), answer)
     raise ValueError(f"no dot filler of exactly {goal} tokens")

@@ -1,4 +1,4 @@
-"""Priming traces written by an LLM through any OpenAI-compatible endpoint (behaviors.client.ChatClient).
+"""Priming traces written by an LLM through any OpenAI-compatible endpoint (rl.client.ChatClient).
 
 As in the paper, each condition has its own system prompt saying which behaviors to use and which to avoid
 (our own wording below); the user turn is the ordinary Countdown task. Replies are normalised into the
@@ -11,12 +11,14 @@ command sends no request for finished work, and an interrupted build resumes whe
 """
 from __future__ import annotations
 
-import argparse
 import re
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Iterator
 
+from countdown.cli import Options, option
 from countdown.io import InputError
-from countdown.prompts import task_text
+from countdown.prompts import ANSWER_CLOSE, ANSWER_OPEN, THINK_CLOSE, THINK_OPEN, completion_text, task_text
 from countdown.records import BEHAVIORS, Problem
 from countdown.reward import grade
 from priming.conditions import Condition
@@ -41,8 +43,8 @@ _AVOID = {
     "backward_chaining": "Do not reason backwards from the target; always compute forwards from the given numbers.",
 }
 _FORMAT = ("Write your reasoning as plain sentences with the arithmetic written out (use * for multiplication "
-           "and / for division). Then close the reasoning with </think> and give only the final equation, using "
-           "each given number exactly once, as <answer> EQUATION </answer>. Do not repeat the question.")
+           f"and / for division). Then close the reasoning with {THINK_CLOSE} and give only the final equation, using "
+           f"each given number exactly once, as {ANSWER_OPEN} EQUATION {ANSWER_CLOSE}. Do not repeat the question.")
 
 
 def system_prompt(condition: Condition) -> str:
@@ -70,21 +72,21 @@ def messages_for(problem: Problem, condition: Condition) -> list[dict[str, str]]
             {"role": "user", "content": task_text(problem.numbers, problem.target)}]
 
 
-_ANSWER = re.compile(r"<answer>(.*?)</answer>", re.S)
+_ANSWER = re.compile(re.escape(ANSWER_OPEN) + r"(.*?)" + re.escape(ANSWER_CLOSE), re.S)
 
 
 def to_completion(reply: str) -> str | None:
-    """The reply in completion form ('\\n<thought>\\n</think>\\n<answer> X </answer>'), or None if it has
+    """The reply in completion form (countdown.prompts.completion_text), or None if it has
     no answer or no reasoning."""
     answers = _ANSWER.findall(reply)
     if not answers:
         return None
-    thought = reply[:reply.rfind("<answer>")]
-    thought = thought.replace("</think>", "").replace("<think>", "").strip()
+    thought = reply[:reply.rfind(ANSWER_OPEN)]
+    thought = thought.replace(THINK_CLOSE, "").replace(THINK_OPEN, "").strip()
     thought = re.sub(r"(?i)^let me solve this step by step\.?\s*", "", thought)
     if not thought:
         return None
-    return f"\n{thought}\n</think>\n<answer> {answers[-1].strip()} </answer>"
+    return completion_text(thought, answers[-1].strip())
 
 
 def accepts(completion: str, problem: Problem, condition: Condition) -> bool:
@@ -102,39 +104,63 @@ def behaviors_match(completion: str, problem: Problem, condition: Condition) -> 
             and not any(counts[b] > 0 for b in condition.excludes))
 
 
-def make_client(args: argparse.Namespace) -> Any:
-    from pathlib import Path
+@dataclass(kw_only=True)
+class LLMSourceOptions(Options):
+    """The writer model for `priming.build --source llm`: endpoint, sampling, request budget, cache."""
 
-    from behaviors.client import ChatClient
+    base_url: str | None = option(None, "OpenAI-compatible endpoint, e.g. http://localhost:8000/v1",
+                                  group="LLM source (--source llm)")
+    model: str | None = option(None, "model name at the endpoint", group="LLM source (--source llm)")
+    api_key_env: str = option("OPENAI_API_KEY", "environment variable holding the key",
+                              group="LLM source (--source llm)")
+    temperature: float = option(1.0, "sampling temperature of the writer", group="LLM source (--source llm)")
+    max_tokens: int = option(2048, "token limit per reply", group="LLM source (--source llm)")
+    concurrency: int = option(8, "parallel requests", group="LLM source (--source llm)")
+    rpm: float | None = option(None, "requests per minute limit", group="LLM source (--source llm)")
+    max_requests: int | None = option(None, "stop after this many requests per condition (default 4 x --num + 10)",
+                                      group="LLM source (--source llm)")
+    attempts: int = option(3, "asks per problem before moving on", group="LLM source (--source llm)")
+    cache: str | None = option(None, "SQLite cache file for LLM replies (default OUT/.llm_cache/replies.sqlite)",
+                               group="LLM source (--source llm)")
+    filter_behaviors: bool = option(False, "keep only LLM traces whose rule-judge behaviors match the condition "
+                                    "exactly", group="LLM source (--source llm)")
 
-    cache = args.cache or str(Path(args.out) / ".llm_cache" / "replies.sqlite")
-    return ChatClient(model=args.model, base_url=args.base_url, api_key_env=args.api_key_env,
-                      concurrency=args.concurrency, rpm=args.rpm or None, cache=cache, seed=args.seed,
-                      temperature=args.temperature, max_tokens=args.max_tokens)
+    def validate(self) -> None:
+        if self.attempts < 1 or (self.max_requests is not None and self.max_requests < 1):
+            raise InputError("--attempts and --max-requests must be >= 1")
+        super().validate()
 
 
-def llm_rows(condition: Condition, num: int, seed: int, problems: Iterator[Problem], args: argparse.Namespace,
-             tokenizer: Any = None) -> tuple[list[dict[str, Any]], dict[str, Any]]:
-    """`num` accepted rows (fewer if --max-requests runs out) and the generation counts."""
-    from behaviors.cache import cache_key
-    from priming.build import make_row
+def make_client(options: LLMSourceOptions, cache: str | Path, seed: int) -> Any:
+    from rl.client import ChatClient
 
-    client = make_client(args)
-    attempts = getattr(args, "attempts", 3)
-    budget = args.max_requests or 4 * num + 10
+    return ChatClient(model=options.model, base_url=options.base_url, api_key_env=options.api_key_env,
+                      concurrency=options.concurrency, rpm=options.rpm, cache=str(options.cache or cache),
+                      seed=seed, temperature=options.temperature, max_tokens=options.max_tokens)
+
+
+def llm_traces(condition: Condition, num: int, seed: int, problems: Iterator[Problem], options: LLMSourceOptions,
+               default_cache: str | Path, progress: bool = True
+               ) -> tuple[list[tuple[Problem, str, dict[str, Any]]], dict[str, Any]]:
+    """`num` accepted (problem, completion, extra fields) (fewer if the request budget runs out) and the
+    generation counts."""
+    from rl.cache import cache_key
+
+    client = make_client(options, default_cache, seed)
+    budget = options.max_requests or 4 * num + 10
     counts = {"requests": 0, "cache_hits": 0, "kept": 0, "no_answer": 0, "wrong_reward": 0,
               "wrong_behaviors": 0, "failed": 0, "problems_skipped": 0}
-    kept: list[dict[str, Any]] = []
+    kept: list[tuple[Problem, str, dict[str, Any]]] = []
     pending: list[tuple[Problem, int]] = []   # (problem, attempt) to ask this round
     asked = 0
     while len(kept) < num and asked < budget:
         while len(pending) < num - len(kept):
             pending.append((next(problems), 0))
         pending = pending[:max(0, min(num - len(kept), budget - asked))]
-        jobs = [(cache_key(PROMPT_VERSION, args.model, condition.name, f"{p.key}", f"t{args.temperature:g}",
+        jobs = [(cache_key(PROMPT_VERSION, options.model, condition.name, f"{p.key}", f"t{options.temperature:g}",
                            f"seed{seed}", f"attempt{a}"), messages_for(p, condition)) for p, a in pending]
         hits_before = client.stats.cache_hits
-        replies = client.run(jobs, progress=not getattr(args, "quiet", False), desc=f"{condition.name} (llm)")
+        replies = client.run(jobs, progress=progress, desc=f"{condition.name} (llm)")
         counts["cache_hits"] += client.stats.cache_hits - hits_before
         asked += len(jobs)
         retry: list[tuple[Problem, int]] = []
@@ -148,15 +174,14 @@ def llm_rows(condition: Condition, num: int, seed: int, problems: Iterator[Probl
                     reason = "no_answer"
                 elif not accepts(completion, problem, condition):
                     reason = "wrong_reward"
-                elif getattr(args, "filter_behaviors", False) and not behaviors_match(completion, problem, condition):
+                elif options.filter_behaviors and not behaviors_match(completion, problem, condition):
                     reason = "wrong_behaviors"
             if reason is None and len(kept) < num:
-                kept.append(make_row(problem, completion, condition, "llm", args.template, tokenizer,
-                                     model=args.model, attempt=attempt))
+                kept.append((problem, completion, {"model": options.model, "attempt": attempt}))
                 continue
             if reason:
                 counts[reason] += 1
-                if attempt + 1 < attempts:
+                if attempt + 1 < options.attempts:
                     retry.append((problem, attempt + 1))
                 else:
                     counts["problems_skipped"] += 1

@@ -15,6 +15,7 @@ import random
 from dataclasses import dataclass
 from typing import Any, Sequence
 
+from countdown.prompts import completion_text
 from countdown.records import Problem
 from priming.conditions import BT, BWD, SUB, VER, Condition
 from priming.search import (Node, failed_paths, find_solution, iter_last_steps, near_miss, random_path,
@@ -287,7 +288,7 @@ def write_trace(problem: Problem, wanted: frozenset[str], rng: random.Random,
     expr = final.expr()
     w.say(CLOSING, expr=expr)
     thought = _join(w.lines)
-    return SynthTrace(completion=wrap_completion(thought, expr), answer=expr, thought=thought)
+    return SynthTrace(completion=completion_text(thought, expr), answer=expr, thought=thought)
 
 
 def _join(lines: list[str]) -> str:
@@ -303,12 +304,6 @@ def _join(lines: list[str]) -> str:
     return "\n".join(out)
 
 
-def wrap_completion(thought: str, answer: str) -> str:
-    """What follows the prompt's opening <think>: the thought, the closing tag and the answer."""
-    body = f"\n{thought}\n" if thought else "\n"
-    return f"{body}</think>\n<answer> {answer} </answer>"
-
-
 def problem_rng(problem: Problem, seed: int, condition: str) -> random.Random:
     """Independent of build order: the same problem, seed and condition always give the same trace."""
     return random.Random(f"{seed}|{condition}|{sorted(problem.numbers)}|{problem.target}")
@@ -321,5 +316,5 @@ def synthesize(problem: Problem, condition: Condition, seed: int = 0) -> SynthTr
         solution = find_solution(problem.numbers, problem.target, rng)
         if solution is None:
             return None
-        return SynthTrace(wrap_completion("", solution.expr()), solution.expr(), "")
+        return SynthTrace(completion_text("", solution.expr()), solution.expr(), "")
     return write_trace(problem, condition.requires, rng, wrong=condition.reward < 1.0)

@@ -6,11 +6,11 @@ answer scoring the condition's reward (1.0, or 0.1 for incorrect_only).
 """
 from __future__ import annotations
 
-import argparse
 from dataclasses import dataclass, field
 from typing import Any, Sequence
 
-from countdown.io import InputError, read_rows, run_cli
+from countdown.cli import CommandConfig, option, positional, run_cli
+from countdown.io import InputError, read_rows
 from countdown.records import BEHAVIORS
 from countdown.reward import score
 from priming.conditions import Condition, get_condition
@@ -92,24 +92,27 @@ def check(report: Report) -> Report:
     return report
 
 
+@dataclass(kw_only=True)
+class VerifyConfig(CommandConfig):
+    """Check a priming set (prompt/completion rows with numbers and target) against its condition with the rule
+    judge and the reward. Exit 0 if it passes, 1 if not."""
+
+    epilog = "example:\n  python -m priming.verify runs/priming/all_strategies.parquet --condition all_strategies"
+
+    data: str = positional("priming set file (.parquet/.jsonl)")
+    condition: str | None = option(None, "condition to check against (default: the rows' condition column)")
+
+
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="python -m priming.verify",
-        description="Check a priming set (prompt/completion rows with numbers and target) against its "
-                    "condition with the rule judge and the reward. Exit 0 if it passes, 1 if not.",
-        epilog="example:\n  python -m priming.verify runs/priming/all_strategies.parquet --condition all_strategies",
-        formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("data", help="priming set file (.parquet/.jsonl)")
-    parser.add_argument("--condition", help="condition to check against (default: the rows' condition column)")
-    args = parser.parse_args(argv)
-    rows = read_rows(args.data)
+    config = VerifyConfig.parse(argv)
+    rows = read_rows(config.data)
     for i, row in enumerate(rows, 1):
         missing = [c for c in ("completion", "numbers", "target") if c not in row]
         if missing:
-            raise InputError(f"{args.data}:{i}: missing column(s) {', '.join(missing)}")
-    name = args.condition or (rows[0].get("condition") if rows else None)
+            raise InputError(f"{config.data}:{i}: missing column(s) {', '.join(missing)}")
+    name = config.condition or (rows[0].get("condition") if rows else None)
     if not name:
-        raise InputError(f"{args.data}: no condition column; pass --condition")
+        raise InputError(f"{config.data}: no condition column; pass --condition")
     report = verify_rows(rows, get_condition(name))
     print(report.markdown())
     if not report.ok:

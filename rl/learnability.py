@@ -10,14 +10,16 @@ CLI: python -m rl.learnability PROBLEMS --model PATH --k 8 --keep 0.5 --out lear
 """
 from __future__ import annotations
 
-import argparse
 import os
 from collections import defaultdict
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Sequence
 
-from countdown.io import InputError, read_rows, run_cli, write_rows
+from countdown.cli import CommandConfig, option, positional, run_cli
+from countdown.io import InputError, read_rows, write_rows
 from countdown.records import Problem
+from rl.rollout import BackendOptions
 
 
 def learnability(p: float) -> float:
@@ -28,7 +30,7 @@ def success_rates(problems: Sequence[Problem], model: Any, k: int, max_tokens: i
                   template: str = "base", seed: int = 0, backend: str = "auto", temperature: float = 1.0,
                   **backend_opts: Any) -> list[dict[str, Any]]:
     """One row per problem: id, numbers, target, k, successes, p, mean_reward, learnability."""
-    from countdown.rollout import Sampling, sample
+    from rl.rollout import Sampling, sample
 
     traces = sample(problems, model, backend=backend, template=template,
                     sampling=Sampling(n=k, temperature=temperature, max_tokens=max_tokens, seed=seed),
@@ -80,40 +82,42 @@ def filter_problems(problems: Sequence[Problem], model: Any, k: int = 8, keep: f
     return select_learnable(problems, [known[p.id] for p in problems], keep)
 
 
+@dataclass(kw_only=True)
+class LearnabilityConfig(BackendOptions, CommandConfig):
+    """Keep the Countdown problems the starting model can learn from: estimate each problem's success rate p
+    from K samples and keep those with the highest p(1-p)."""
+
+    epilog = """examples:
+  python -m rl.learnability train.jsonl --model Qwen/Qwen2.5-3B --k 8 --keep 0.5 --out learnable.jsonl
+  python -m rl.train --model Qwen/Qwen2.5-3B --out runs/q --learnability-filter 8   (same, inline)
+The per-problem rates go to OUT's folder as <out>.rates.jsonl; re-running reuses them."""
+
+    problems: str = positional("problems file (.jsonl/.parquet/...)")
+    model: str = option(help="starting model folder or hub id")
+    out: str = option(help="filtered problems file")
+    k: int = option(8, "samples per problem")
+    keep: float = option(0.5, "share (<=1) or count (>1) of problems to keep")
+    max_tokens: int = option(1024, "new-token limit per sample")
+    temperature: float = option(1.0, "sampling temperature")
+    seed: int = option(0, "run seed")
+
+    def validate(self) -> None:
+        if self.k < 1:
+            raise InputError(f"--k must be >= 1 (got {self.k})")
+        keep_count(1, self.keep)
+        super().validate()
+
+
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="python -m rl.learnability",
-        description="Keep the Countdown problems the starting model can learn from: estimate each problem's "
-                    "success rate p from K samples and keep those with the highest p(1-p).",
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-        epilog="examples:\n"
-               "  python -m rl.learnability train.jsonl --model Qwen/Qwen2.5-3B --k 8 --keep 0.5 --out learnable.jsonl\n"
-               "  python -m rl.train --model Qwen/Qwen2.5-3B --out runs/q --learnability-filter 8   (same, inline)\n"
-               "The per-problem rates go to OUT's folder as <out>.rates.jsonl; re-running reuses them.",
-    )
-    parser.add_argument("problems", help="problems file (.jsonl/.parquet/...)")
-    parser.add_argument("--model", required=True, help="starting model folder or hub id")
-    parser.add_argument("--out", required=True, help="filtered problems file")
-    parser.add_argument("--k", type=int, default=8, help="samples per problem (default 8)")
-    parser.add_argument("--keep", type=float, default=0.5, help="share (<=1) or count (>1) to keep (default 0.5)")
-    parser.add_argument("--max-tokens", type=int, default=1024)
-    parser.add_argument("--temperature", type=float, default=1.0)
-    parser.add_argument("--template", default="base", choices=("base", "chat"))
-    parser.add_argument("--backend", default="auto", choices=("auto", "vllm", "hf", "openai"))
-    parser.add_argument("--base-url", help="OpenAI-compatible server (backend openai)")
-    parser.add_argument("--seed", type=int, default=0)
-    args = parser.parse_args(argv)
-    if args.k < 1:
-        raise InputError(f"--k must be >= 1 (got {args.k})")
-    keep_count(1, args.keep)
     from countdown.data import require_problems
 
-    problems = require_problems(args.problems)
-    out = Path(args.out)
+    config = LearnabilityConfig.parse(argv)
+    problems = require_problems(config.problems)
+    out = Path(config.out)
     rates_path = out.with_name(out.stem + ".rates.jsonl")
-    kept = filter_problems(problems, args.model, k=args.k, keep=args.keep, max_tokens=args.max_tokens,
-                           template=args.template, seed=args.seed, backend=args.backend, out=rates_path,
-                           temperature=args.temperature, base_url=args.base_url)
+    kept = filter_problems(problems, config.model, k=config.k, keep=config.keep, max_tokens=config.max_tokens,
+                           template=config.template, seed=config.seed, backend=config.backend, out=rates_path,
+                           temperature=config.temperature, base_url=config.base_url, **config.backend_opts())
     write_rows([p.to_dict() for p in kept], out)
     print(f"kept {len(kept)} of {len(problems)} problems -> {out} (rates in {rates_path})")
     return 0

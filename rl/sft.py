@@ -10,7 +10,6 @@ The output folder holds the final model + tokenizer (loadable by from_pretrained
 """
 from __future__ import annotations
 
-import argparse
 import json
 import math
 import os
@@ -20,28 +19,61 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from countdown.io import InputError, read_rows, run_cli, write_json
+from countdown.cli import CommandConfig, option, preset_names, run_cli
+from countdown.io import InputError, read_rows, write_json
 
 SUMMARY = "sft_summary.json"
 
 
-@dataclass(frozen=True)
-class SFTPreset:
-    epochs: float
-    lr: float
-    batch_size: int        # effective (global) batch: micro batch x accumulation x processes
-    micro_batch_size: int
-    max_length: int
-    warmup_ratio: float = 0.1
-    scheduler: str = "cosine"
+@dataclass(kw_only=True)
+class SFTConfig(CommandConfig):
+    """Fine-tune a causal LM on a priming set (prompt/completion rows, loss on the completion only) or, with
+    --text, continue pretraining on a plain-text corpus (a 'text' column). The defaults are the `paper` preset
+    (configs/sft/paper.yaml)."""
 
+    command = "sft"
+    epilog = """examples:
+  python -m rl.sft --model meta-llama/Llama-3.2-3B --data priming/all_strategies.jsonl --out runs/sft/all_strategies
+  python -m rl.sft --preset tiny --model runs/tiny-model --data priming.jsonl --out runs/sft-tiny
+  python -m rl.sft --text --model meta-llama/Llama-3.2-3B --data owm_rich.parquet --out runs/cpt-rich
+presets: (YAML files in configs/sft/; any flag overrides them)
+  paper = 5 epochs, batch 64, max length 2048, lr 1e-5, cosine, 10% warmup;
+  tiny  = 3 epochs, batch 8, max length 512, lr 1e-3 (CPU demos and tests).
+A finished output folder (with sft_summary.json) is left alone on re-run."""
 
-PRESETS: dict[str, SFTPreset] = {
-    # The paper's priming recipe: 5 epochs, batch 64, max length 2048, lr 1e-5, cosine, 10% warmup.
-    "paper": SFTPreset(epochs=5, lr=1e-5, batch_size=64, micro_batch_size=8, max_length=2048),
-    # CPU-sized: a tiny model learns a few dozen traces in well under a minute.
-    "tiny": SFTPreset(epochs=3, lr=1e-3, batch_size=8, micro_batch_size=8, max_length=512),
-}
+    model: str = option(help="model folder or hub id to start from")
+    data: str = option(help="priming set (.jsonl/.json/.parquet/.csv)")
+    out: str = option(help="output folder for the fine-tuned model")
+    text: bool = option(False, "plain causal-LM training on the 'text' column")
+    preset: str = option("paper", f"hyperparameter preset: {', '.join(preset_names('sft'))}")
+    epochs: float = option(5.0, "passes over the data")
+    lr: float = option(1e-5, "peak learning rate")
+    batch_size: int = option(64, "effective batch size (micro batch x accumulation x processes)")
+    micro_batch_size: int = option(8, "per-device batch size (capped at --batch-size)")
+    max_length: int = option(2048, "truncate sequences to this many tokens")
+    warmup_ratio: float = option(0.1, "share of steps spent warming up the lr")
+    scheduler: str = option("cosine", "lr schedule (a transformers scheduler name)")
+    limit: int | None = option(None, "use only the first N rows")
+    device: str | None = option(None, "cpu or cuda (default: cuda when available)")
+    dtype: str | None = option(None, "weight dtype while training (default float32; bf16 autocast on CUDA)")
+    report_to: str = option("none", "TRL/transformers report_to (e.g. wandb, tensorboard)")
+    eval_loss: bool = option(True, "measure the loss on the set before and after training")
+    seed: int = option(0, "random seed")
+    force: bool = option(False, "train again even if --out holds a finished run")
+
+    def validate(self) -> None:
+        for name in ("epochs", "lr", "batch_size", "micro_batch_size", "max_length"):
+            value = getattr(self, name)
+            if not (isinstance(value, (int, float)) and math.isfinite(value) and value > 0):
+                raise InputError(f"--{name.replace('_', '-')} must be positive (got {value})")
+        if not 0 <= self.warmup_ratio < 1:
+            raise InputError(f"--warmup-ratio must be in [0, 1) (got {self.warmup_ratio})")
+        if self.limit is not None and self.limit < 1:
+            raise InputError(f"--limit must be >= 1 (got {self.limit})")
+        super().validate()
+
+    def micro_batch(self) -> int:
+        return min(self.micro_batch_size, self.batch_size)
 
 
 def load_sft_rows(path: str | os.PathLike, text_mode: bool, limit: int | None = None) -> list[dict[str, str]]:
@@ -69,59 +101,66 @@ def accumulation_steps(batch_size: int, micro_batch_size: int) -> int:
     return batch_size // per_step
 
 
-def build_config(args: argparse.Namespace, device: str):
-    from trl import SFTConfig
+def trainer_args(config: SFTConfig, device: str):
+    """TRL's SFTConfig (its TrainingArguments) for our config on `device`."""
+    import trl
 
     from rl.models import trainer_precision
 
-    return SFTConfig(
-        output_dir=str(args.out),
-        num_train_epochs=args.epochs,
-        learning_rate=args.lr,
-        lr_scheduler_type=args.scheduler,
-        warmup_steps=args.warmup_ratio,  # a float in [0, 1) is a ratio of total steps
-        per_device_train_batch_size=args.micro_batch_size,
-        per_device_eval_batch_size=args.micro_batch_size,
-        gradient_accumulation_steps=accumulation_steps(args.batch_size, args.micro_batch_size),
-        max_length=args.max_length,
-        completion_only_loss=not args.text,
+    micro = config.micro_batch()
+    return trl.SFTConfig(
+        output_dir=str(config.out),
+        num_train_epochs=config.epochs,
+        learning_rate=config.lr,
+        lr_scheduler_type=config.scheduler,
+        warmup_steps=config.warmup_ratio,  # a float in [0, 1) is a ratio of total steps
+        per_device_train_batch_size=micro,
+        per_device_eval_batch_size=micro,
+        gradient_accumulation_steps=accumulation_steps(config.batch_size, micro),
+        max_length=config.max_length,
+        completion_only_loss=not config.text,
         dataset_text_field="text",
         packing=False,
         logging_steps=1,
         save_strategy="epoch",
         save_total_limit=1,          # keeps one resumable checkpoint; removed after the final save
         save_only_model=False,
-        report_to=args.report_to,
-        seed=args.seed,
-        data_seed=args.seed,
+        report_to=config.report_to,
+        seed=config.seed,
+        data_seed=config.seed,
         dataloader_num_workers=0,
         disable_tqdm=False,
         **trainer_precision(device),
     )
 
 
-def run_sft(args: argparse.Namespace) -> dict[str, Any]:
+def run_sft(config: SFTConfig) -> dict[str, Any]:
+    """Train (or, when --out holds a finished run and not `force`, return its summary)."""
     from datasets import Dataset
     from trl import SFTTrainer
 
-    from rl.models import load_model_and_tokenizer, pick_device
+    from rl.models import check_model_path, load_model_and_tokenizer, pick_device
 
-    out = Path(args.out)
-    rows = load_sft_rows(args.data, args.text, args.limit)
-    device = pick_device(args.device)
-    config = build_config(args, device)
-    # fp32 master weights everywhere (bf16 autocast on CUDA comes from the config)
-    model, tokenizer = load_model_and_tokenizer(args.model, device=device, dtype=args.dtype or "float32")
+    out = Path(config.out)
+    rows = load_sft_rows(config.data, config.text, config.limit)  # bad input fails before any model loads
+    if (out / SUMMARY).is_file() and not config.force:
+        print(f"{out}: already trained ({SUMMARY} present); use --force to train again")
+        return json.loads((out / SUMMARY).read_text(encoding="utf-8"))
+    check_model_path(config.model)
+    device = pick_device(config.device)
+    args = trainer_args(config, device)
+    # fp32 master weights everywhere (bf16 autocast on CUDA comes from the trainer arguments)
+    model, tokenizer = load_model_and_tokenizer(config.model, device=device, dtype=config.dtype or "float32")
     tokenizer.padding_side = "right"  # training pads on the right; generation (vLLM / rollout) sets its own
     dataset = Dataset.from_list(rows)
-    trainer = SFTTrainer(model=model, args=config, train_dataset=dataset, eval_dataset=dataset,
+    trainer = SFTTrainer(model=model, args=args, train_dataset=dataset, eval_dataset=dataset,
                          processing_class=tokenizer)
 
     started = time.time()
-    loss_before = trainer.evaluate()["eval_loss"] if args.eval_loss else None
+    loss_before = trainer.evaluate()["eval_loss"] if config.eval_loss else None
     checkpoints = sorted(out.glob("checkpoint-*"), key=lambda p: int(p.name.split("-")[-1]))
     trainer.train(resume_from_checkpoint=str(checkpoints[-1]) if checkpoints else None)
-    loss_after = trainer.evaluate()["eval_loss"] if args.eval_loss else None
+    loss_after = trainer.evaluate()["eval_loss"] if config.eval_loss else None
     train_seconds = time.time() - started
 
     tokenizer.padding_side = "left"
@@ -131,80 +170,19 @@ def run_sft(args: argparse.Namespace) -> dict[str, Any]:
         shutil.rmtree(ckpt, ignore_errors=True)
 
     summary = {
-        "model": str(args.model), "data": str(args.data), "mode": "text" if args.text else "completion_only",
-        "rows": len(rows), "epochs": args.epochs, "lr": args.lr, "batch_size": args.batch_size,
-        "max_length": args.max_length, "device": device, "global_steps": trainer.state.global_step,
-        "loss_before": loss_before, "loss_after": loss_after, "seconds": round(train_seconds, 2),
+        "model": str(config.model), "data": str(config.data), "mode": "text" if config.text else "completion_only",
+        "rows": len(rows), "preset": config.preset, "epochs": config.epochs, "lr": config.lr,
+        "batch_size": config.batch_size, "max_length": config.max_length, "device": device,
+        "global_steps": trainer.state.global_step, "loss_before": loss_before, "loss_after": loss_after,
+        "seconds": round(train_seconds, 2),
         "train_loss_log": [h["loss"] for h in trainer.state.log_history if "loss" in h],
     }
     write_json(summary, out / SUMMARY)
     return summary
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="python -m rl.sft",
-        description="Fine-tune a causal LM on a priming set (prompt/completion rows, loss on the completion only) "
-                    "or, with --text, continue pretraining on a plain-text corpus (a 'text' column).",
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-        epilog="examples:\n"
-               "  python -m rl.sft --model meta-llama/Llama-3.2-3B --data priming/all_strategies.jsonl "
-               "--out runs/sft/all_strategies\n"
-               "  python -m rl.sft --preset tiny --model runs/tiny-model --data priming.jsonl --out runs/sft-tiny\n"
-               "  python -m rl.sft --text --model meta-llama/Llama-3.2-3B --data owm_rich.parquet --out runs/cpt-rich\n"
-               "presets: paper = 5 epochs, batch 64, max length 2048, lr 1e-5, cosine, 10% warmup;\n"
-               "         tiny  = 3 epochs, batch 8, max length 512, lr 1e-3 (CPU demos and tests).\n"
-               "A finished output folder (with sft_summary.json) is left alone on re-run.",
-    )
-    parser.add_argument("--model", required=True, help="model folder or hub id to start from")
-    parser.add_argument("--data", required=True, help="priming set (.jsonl/.json/.parquet/.csv)")
-    parser.add_argument("--out", required=True, help="output folder for the fine-tuned model")
-    parser.add_argument("--text", action="store_true", help="plain causal-LM training on the 'text' column")
-    parser.add_argument("--preset", choices=sorted(PRESETS), default="paper", help="hyperparameter preset")
-    parser.add_argument("--epochs", type=float, help="override the preset's epochs")
-    parser.add_argument("--lr", type=float, help="override the preset's learning rate")
-    parser.add_argument("--batch-size", type=int, help="effective batch size (micro batch x accumulation)")
-    parser.add_argument("--micro-batch-size", type=int, help="per-device batch size")
-    parser.add_argument("--max-length", type=int, help="truncate sequences to this many tokens")
-    parser.add_argument("--warmup-ratio", type=float, help="share of steps spent warming up the lr")
-    parser.add_argument("--scheduler", help="lr schedule (transformers name, default cosine)")
-    parser.add_argument("--limit", type=int, help="use only the first N rows")
-    parser.add_argument("--device", help="cpu or cuda (default: cuda when available)")
-    parser.add_argument("--dtype", help="weight dtype while training (default float32; bf16 autocast on CUDA)")
-    parser.add_argument("--report-to", default="none", help="TRL/transformers report_to (e.g. wandb, tensorboard)")
-    parser.add_argument("--no-eval-loss", dest="eval_loss", action="store_false",
-                        help="skip measuring the loss on the set before and after training")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--force", action="store_true", help="train again even if --out holds a finished run")
-    return parser
-
-
-def resolve(args: argparse.Namespace) -> argparse.Namespace:
-    preset = PRESETS[args.preset]
-    for name in ("epochs", "lr", "batch_size", "micro_batch_size", "max_length", "warmup_ratio", "scheduler"):
-        if getattr(args, name) is None:
-            setattr(args, name, getattr(preset, name))
-    args.micro_batch_size = min(args.micro_batch_size, args.batch_size)
-    for name in ("epochs", "lr", "batch_size", "micro_batch_size", "max_length"):
-        value = getattr(args, name)
-        if not (isinstance(value, (int, float)) and math.isfinite(value) and value > 0):
-            raise InputError(f"--{name.replace('_', '-')} must be positive (got {value})")
-    if not 0 <= args.warmup_ratio < 1:
-        raise InputError(f"--warmup-ratio must be in [0, 1) (got {args.warmup_ratio})")
-    return args
-
-
 def main(argv: list[str] | None = None) -> int:
-    args = resolve(build_parser().parse_args(argv))
-    load_sft_rows(args.data, args.text)  # fail on bad input before loading any model
-    from rl.models import check_model_path
-
-    check_model_path(args.model)
-    summary_path = Path(args.out) / SUMMARY
-    if summary_path.is_file() and not args.force:
-        print(f"{args.out}: already trained ({SUMMARY} present); use --force to train again")
-        return 0
-    summary = run_sft(args)
+    summary = run_sft(SFTConfig.parse(argv))
     print(json.dumps({k: v for k, v in summary.items() if k != "train_loss_log"}))
     return 0
 

@@ -16,14 +16,15 @@ CLI: python -m rl.tiny --out models/tiny-qwen2 --arch qwen2 --size tiny
 """
 from __future__ import annotations
 
-import argparse
 import json
 import random
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Sequence
 
-from countdown.io import InputError, run_cli
-from countdown.prompts import chat_messages, render_prompt
+from countdown.cli import CommandConfig, option, run_cli
+from countdown.io import InputError
+from countdown.prompts import chat_messages, completion_text, render_prompt
 
 EOS = "<|endoftext|>"
 IM_START, IM_END = "<|im_start|>", "<|im_end|>"
@@ -58,12 +59,11 @@ def countdown_texts(num: int = 400, seed: int = 0) -> list[str]:
         a, b = numbers[0], numbers[1]
         op = rng.choice(ops)
         expr = f" {op} ".join(str(n) for n in numbers)
-        texts.append(
-            f" Let me try {a} {op} {b} first. That gives something, but is it {target}? Not yet, so let's "
-            f"try a different sequence. Working backwards from {target}: {target} / 2 = {target / 2:g}, "
-            f"so the goal is to first reach a factor of {target}. Checking: this equals {target}, which is the "
-            f"target. </think> <answer> ({expr}) </answer>{EOS}"
-        )
+        thought = (f"Let me try {a} {op} {b} first. That gives something, but is it {target}? Not yet, so let's "
+                   f"try a different sequence. Working backwards from {target}: {target} / 2 = {target / 2:g}, "
+                   f"so the goal is to first reach a factor of {target}. Checking: this equals {target}, which is "
+                   "the target.")
+        texts.append(completion_text(thought, f"({expr})") + EOS)
         if i % 8 == 0:
             msgs = chat_messages(numbers, target)
             texts.append("".join(f"{IM_START}{m['role']}\n{m['content']}{IM_END}\n" for m in msgs)
@@ -167,31 +167,51 @@ def num_parameters(model_dir: str | Path) -> int:
     return total
 
 
+def resize(folder: str | Path, dims: Sequence[int], seed: int = 0) -> None:
+    """Re-initialise the model in `folder` with other dimensions (hidden, layers, heads, kv heads, MLP width),
+    keeping its tokenizer and generation config: a bigger model from the same local recipe."""
+    import torch
+    from transformers import AutoConfig, AutoModelForCausalLM, GenerationConfig
+
+    hidden, layers, heads, kv_heads, mlp = dims
+    config = AutoConfig.from_pretrained(folder)
+    config.update({"hidden_size": hidden, "num_hidden_layers": layers, "num_attention_heads": heads,
+                   "num_key_value_heads": kv_heads, "intermediate_size": mlp, "head_dim": hidden // heads})
+    generation = GenerationConfig.from_pretrained(folder)
+    torch.manual_seed(seed)
+    model = AutoModelForCausalLM.from_config(config, dtype=torch.float32)
+    model.generation_config = generation
+    model.save_pretrained(folder, safe_serialization=True)
+
+
+@dataclass(kw_only=True)
+class TinyConfig(CommandConfig):
+    """Build a randomly initialised tiny Qwen2/Llama model with a Countdown tokenizer (offline)."""
+
+    epilog = """examples:
+  python -m rl.tiny --out models/tiny-qwen2
+  python -m rl.tiny --out models/small-llama --arch llama --size small --seed 1"""
+
+    out: str = option(help="output model folder")
+    arch: str = option("qwen2", "model architecture", choices=ARCHS)
+    size: str = option("tiny", "model size", choices=tuple(SIZES))
+    seed: int = option(0, "seed of the tokenizer corpus and the weights")
+    texts: str | None = option(None, "optional text file (one document per line) to train the tokenizer on")
+
+
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="python -m rl.tiny",
-        description="Build a randomly initialised tiny Qwen2/Llama model with a Countdown tokenizer (offline).",
-        epilog="examples:\n  python -m rl.tiny --out models/tiny-qwen2\n"
-               "  python -m rl.tiny --out models/small-llama --arch llama --size small --seed 1",
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    parser.add_argument("--out", required=True, help="output model folder")
-    parser.add_argument("--arch", default="qwen2", choices=ARCHS)
-    parser.add_argument("--size", default="tiny", choices=tuple(SIZES))
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--texts", help="optional text file (one document per line) to train the tokenizer on")
-    args = parser.parse_args(argv)
+    config = TinyConfig.parse(argv)
     texts = None
-    if args.texts:
-        path = Path(args.texts)
+    if config.texts:
+        path = Path(config.texts)
         if not path.is_file():
             raise InputError(f"{path}: no such file")
         texts = [line for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
         if not texts:
             raise InputError(f"{path}: no text lines")
-    out = build_tiny_model(args.out, arch=args.arch, size=args.size, seed=args.seed, texts=texts)
+    out = build_tiny_model(config.out, arch=config.arch, size=config.size, seed=config.seed, texts=texts)
     size_mb = (out / "model.safetensors").stat().st_size / 2**20
-    print(f"wrote {out} ({args.arch}/{args.size}, {num_parameters(out):,} parameters, {size_mb:.2f} MB)")
+    print(f"wrote {out} ({config.arch}/{config.size}, {num_parameters(out):,} parameters, {size_mb:.2f} MB)")
     return 0
 
 

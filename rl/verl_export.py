@@ -12,16 +12,17 @@
 """
 from __future__ import annotations
 
-import argparse
 import ast
 import hashlib
 import math
 import os
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
 
-from countdown.io import InputError, atomic_path, run_cli, write_json
+from countdown.cli import CommandConfig, option, run_cli
+from countdown.io import InputError, atomic_path, write_json
 from countdown.records import Problem
 
 REWARD_FILE = "countdown_reward.py"
@@ -147,76 +148,84 @@ python3 -m verl.trainer.main_ppo \\
 """
 
 
-def load_or_generate(args: argparse.Namespace) -> dict[str, list[Problem]]:
+@dataclass(kw_only=True)
+class ExportConfig(CommandConfig):
+    """Write veRL train/test parquet, a self-contained reward file and a PPO launch script with the paper's
+    settings, for runs on several GPUs."""
+
+    epilog = f"""examples:
+  python -m rl.verl_export --out verl/qwen --model Qwen/Qwen2.5-3B && bash verl/qwen/launch_ppo.sh
+  python -m rl.verl_export --out verl/primed --model runs/sft/all_strategies --problems train.jsonl \\
+      --test-problems test.jsonl
+defaults: {DEFAULT_TRAIN} train problems (15 epochs of 256 ~ 250 steps), {DEFAULT_TEST} test."""
+
+    out: str = option(help="output folder")
+    train: int = option(DEFAULT_TRAIN, "train problems to generate")
+    test: int = option(DEFAULT_TEST, "test problems to generate")
+    problem_preset: str = option("tinyzero", "countdown.generate preset for generated problems",
+                                 aliases=("--preset",))
+    problems: str | None = option(None, "use this train problems file instead of generating")
+    test_problems: str | None = option(None, "held-out problems file (with --problems)")
+    template: str = option("base", "prompt template", choices=("base", "chat"))
+    model: str = option("Qwen/Qwen2.5-3B", "model the launch script trains (MODEL env)")
+    experiment: str = option("countdown_ppo", "veRL experiment name (EXPERIMENT env)")
+    n_gpus: int = option(2, "GPUs per node in the launch script (N_GPUS env)")
+    ckpt_dir: str = option("checkpoints", "checkpoint root in the launch script")
+    seed: int = option(0, "seed of the generated problems")
+
+    def validate(self) -> None:
+        if self.train < 1 or self.test < 1 or self.n_gpus < 1:
+            raise InputError("--train, --test and --n-gpus must be >= 1")
+        if self.test_problems and not self.problems:
+            raise InputError("--test-problems needs --problems")
+        super().validate()
+
+
+def load_or_generate(config: ExportConfig) -> dict[str, list[Problem]]:
     from countdown.data import require_problems
 
-    if args.problems:
-        train = require_problems(args.problems)
-        test = require_problems(args.test_problems) if args.test_problems else []
+    for path in (config.problems, config.test_problems):
+        if path and not os.path.isfile(path):
+            raise InputError(f"{path}: no such file")
+    if config.problems:
+        train = require_problems(config.problems)
+        test = require_problems(config.test_problems) if config.test_problems else []
         if not test:
             raise InputError("--problems needs --test-problems as well (the held-out set)")
         overlap = {p.key for p in train} & {p.key for p in test}
         if overlap:
-            raise InputError(f"{args.test_problems}: {len(overlap)} test problem(s) also appear in {args.problems}")
+            raise InputError(f"{config.test_problems}: {len(overlap)} test problem(s) also appear in {config.problems}")
         return {"train": train, "test": test}
     from countdown.generate import generate_splits
 
-    return generate_splits({"train": args.train, "test": args.test}, seed=args.seed, preset=args.preset)
+    return generate_splits({"train": config.train, "test": config.test}, seed=config.seed,
+                           preset=config.problem_preset)
 
 
-def export(args: argparse.Namespace) -> dict:
+def export(config: ExportConfig) -> dict:
     from countdown.export import write_verl_parquet
 
-    splits = load_or_generate(args)  # bad input fails before anything is written
-    out = Path(args.out)
+    splits = load_or_generate(config)  # bad input fails before anything is written
+    out = Path(config.out)
     out.mkdir(parents=True, exist_ok=True)
     for name, problems in splits.items():
-        write_verl_parquet(problems, out / f"{name}.parquet", template=args.template)
+        write_verl_parquet(problems, out / f"{name}.parquet", template=config.template)
     digest = write_reward_module(out / REWARD_FILE)
     with atomic_path(out / LAUNCH_FILE) as tmp:
-        tmp.write_text(launch_script(args.model, args.experiment, args.n_gpus, args.ckpt_dir), encoding="utf-8")
+        tmp.write_text(launch_script(config.model, config.experiment, config.n_gpus, config.ckpt_dir),
+                       encoding="utf-8")
         tmp.chmod(0o755)
-    info = {"train": len(splits["train"]), "test": len(splits["test"]), "preset": args.preset, "seed": args.seed,
-            "template": args.template, "model": args.model, "reward_sha256": digest, "ppo": PAPER_PPO,
-            "files": ["train.parquet", "test.parquet", REWARD_FILE, LAUNCH_FILE]}
+    info = {"train": len(splits["train"]), "test": len(splits["test"]), "preset": config.problem_preset,
+            "seed": config.seed, "template": config.template, "model": config.model, "reward_sha256": digest,
+            "ppo": PAPER_PPO, "files": ["train.parquet", "test.parquet", REWARD_FILE, LAUNCH_FILE]}
     write_json(info, out / "export_info.json")
     return info
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="python -m rl.verl_export",
-        description="Write veRL train/test parquet, a self-contained reward file and a PPO launch script with "
-                    "the paper's settings, for runs on several GPUs.",
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-        epilog="examples:\n"
-               "  python -m rl.verl_export --out verl/qwen --model Qwen/Qwen2.5-3B && bash verl/qwen/launch_ppo.sh\n"
-               "  python -m rl.verl_export --out verl/primed --model runs/sft/all_strategies "
-               "--problems train.jsonl --test-problems test.jsonl\n"
-               f"defaults: {DEFAULT_TRAIN} train problems (15 epochs of 256 ~ 250 steps), {DEFAULT_TEST} test.",
-    )
-    parser.add_argument("--out", required=True, help="output folder")
-    parser.add_argument("--train", type=int, default=DEFAULT_TRAIN, help="train problems to generate")
-    parser.add_argument("--test", type=int, default=DEFAULT_TEST, help="test problems to generate")
-    parser.add_argument("--preset", default="tinyzero", help="countdown.generate preset (default tinyzero)")
-    parser.add_argument("--problems", help="use this train problems file instead of generating")
-    parser.add_argument("--test-problems", help="held-out problems file (with --problems)")
-    parser.add_argument("--template", default="base", choices=("base", "chat"))
-    parser.add_argument("--model", default="Qwen/Qwen2.5-3B", help="model the launch script trains (MODEL env)")
-    parser.add_argument("--experiment", default="countdown_ppo", help="veRL experiment name (EXPERIMENT env)")
-    parser.add_argument("--n-gpus", type=int, default=2, help="GPUs per node in the launch script (N_GPUS env)")
-    parser.add_argument("--ckpt-dir", default="checkpoints", help="checkpoint root in the launch script")
-    parser.add_argument("--seed", type=int, default=0)
-    args = parser.parse_args(argv)
-    if args.train < 1 or args.test < 1 or args.n_gpus < 1:
-        raise InputError("--train, --test and --n-gpus must be >= 1")
-    if args.test_problems and not args.problems:
-        raise InputError("--test-problems needs --problems")
-    for path in (args.problems, args.test_problems):
-        if path and not os.path.isfile(path):
-            raise InputError(f"{path}: no such file")
-    info = export(args)
-    print(f"wrote {args.out}: {info['train']} train / {info['test']} test problems, {REWARD_FILE}, {LAUNCH_FILE}")
+    config = ExportConfig.parse(argv)
+    info = export(config)
+    print(f"wrote {config.out}: {info['train']} train / {info['test']} test problems, {REWARD_FILE}, {LAUNCH_FILE}")
     return 0
 
 

@@ -5,11 +5,13 @@ Everything runs offline: the HF variables below make any accidental hub access f
 from __future__ import annotations
 
 import os
+import tempfile
 
 os.environ["HF_HUB_OFFLINE"] = "1"
 os.environ["TRANSFORMERS_OFFLINE"] = "1"
 os.environ["TOKENIZERS_PARALLELISM"] = "false"
 os.environ.setdefault("VLLM_CPU_KVCACHE_SPACE", "1")  # GiB; the default would reserve far more than tests need
+os.environ["COGBEHAVE_CACHE"] = tempfile.mkdtemp(prefix="cogbehave-test-cache-")  # never the user's judge cache
 
 import pytest
 

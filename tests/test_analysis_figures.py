@@ -224,7 +224,7 @@ def test_cli_writes_png_pdf_and_report(tmp_path):
         {"condition": "all_strategies", "behaviors": {b: 1.0 for b in figures.BEHAVIORS}}))
     out = tmp_path / "figs"
     with pytest.raises(SystemExit) as exit_:
-        from countdown.io import run_cli
+        from countdown.cli import run_cli
         run_cli(figures.main, [str(tmp_path / "r.csv"), "--out", str(out), "--paper-reference",
                                "--manifests", str(tmp_path / "manifest.json")])
     assert exit_.value.code == 0

@@ -7,6 +7,8 @@ import os
 import pytest
 
 from analysis import reproduce
+from analysis.outcome import outcome_text
+from analysis.reproduce import ReproduceConfig
 from analysis.results import load_results
 from countdown.io import InputError, read_rows
 from countdown.records import RESULTS_COLUMNS
@@ -23,7 +25,7 @@ def smoke_run(tmp_path_factory):
 @pytest.mark.slow
 def test_smoke_spine_produces_tables_figures_and_report(smoke_run):
     out = smoke_run
-    conditions = reproduce.PRESETS["smoke"].conditions
+    conditions = ReproduceConfig.from_preset("smoke", out=str(out)).conditions
     # every stage left its artifact and its done-marker
     for split in ("test", "train", "pretrain"):
         assert read_rows(out / "problems" / f"{split}.jsonl")
@@ -36,7 +38,7 @@ def test_smoke_spine_produces_tables_figures_and_report(smoke_run):
         rows = read_rows(out / "results" / f"{c}.csv")
         assert set(RESULTS_COLUMNS) <= set(rows[0])
         assert [r["step"] for r in rows] == [0, 1, 2] and {r["condition"] for r in rows} == {c}
-    frame = load_results(reproduce.result_paths(out, reproduce.PRESETS["smoke"]))
+    frame = load_results(reproduce.result_paths(out, ReproduceConfig.from_preset("smoke", out=str(out))))
     assert set(frame["condition"]) == set(conditions)
     for name in ("accuracy", "behaviors", "response_length", "priming_composition", "final_accuracy"):
         assert (out / "figures" / f"{name}.png").stat().st_size > 0
@@ -74,7 +76,7 @@ def test_outcome_text_is_honest_about_noise():
         for step, acc in zip((0, 10), accs):
             rows.append({"condition": c, "step": step, "accuracy": acc, "response_length": 50.0,
                          **{col: 0.0 for col in RESULTS_COLUMNS[2:10]}})
-    text = reproduce.outcome_text(pd.DataFrame(rows), reproduce.PRESETS["tiny"], 600)
+    text = outcome_text(pd.DataFrame(rows), ReproduceConfig.from_preset("tiny", out="x"), 600)
     assert "within sampling noise" in text and "does not reproduce the paper's effect" in text
     assert "10.0 minutes" in text
 
@@ -85,7 +87,7 @@ def test_outcome_text_when_nothing_is_solved():
     rows = [{"condition": c, "step": s, "accuracy": 0.0, "response_length": 50.0,
              **{col: (1.0 if c == "all_strategies" else 0.0) for col in RESULTS_COLUMNS[2:10]}}
             for c in ("negative_control", "all_strategies") for s in (0, 4)]
-    text = reproduce.outcome_text(pd.DataFrame(rows), reproduce.PRESETS["tiny"], parameters=3_000_000)
+    text = outcome_text(pd.DataFrame(rows), ReproduceConfig.from_preset("tiny", out="x"), parameters=3_000_000)
     assert "both solved none of the 64 held-out samples" in text
     assert "cannot speak to the paper's accuracy claims" in text and "put the behaviors" in text
     assert "4.00 per `all_strategies` response vs 0.00" in text and "3.0M-parameter" in text

@@ -12,9 +12,11 @@ import pytest
 
 from behaviors.agreement import agreement
 from behaviors.aggregate import results_table
-from behaviors.cache import ResponseCache
-from behaviors.classify import label_traces, main as classify_main
-from countdown.io import read_rows, run_cli, write_rows
+from rl.cache import ResponseCache
+from behaviors.classify import main as classify_main
+from behaviors.judges import label_traces
+from countdown.cli import run_cli
+from countdown.io import read_rows, write_rows
 from countdown.records import RESULTS_COLUMNS, BehaviorLabel, Trace
 from fake_openai import FakeOpenAI
 
@@ -136,8 +138,8 @@ def test_resume_after_kill_loses_and_repeats_nothing(tmp_path):
     src, out, cache = tmp_path / "in.jsonl", tmp_path / "out.jsonl", tmp_path / "judge.sqlite"
     write_rows(rows, src)
     with FakeOpenAI(reply=_numbered_reply, delay=0.15) as server:
-        args = [str(src), "--judge", "llm", "--mode", "combined", "--base-url", server.base_url, "--model", "fake",
-                "--concurrency", "2", "--cache", str(cache), "--out", str(out)]
+        args = [str(src), "--judge", "llm", "--judge-mode", "combined", "--judge-base-url", server.base_url, "--judge-model", "fake",
+                "--judge-concurrency", "2", "--judge-cache", str(cache), "--out", str(out)]
         proc = subprocess.Popen([sys.executable, "-m", "behaviors.classify", *args], cwd=ROOT,
                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         deadline = time.monotonic() + 30

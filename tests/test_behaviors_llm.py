@@ -4,8 +4,8 @@ import time
 
 import pytest
 
-from behaviors.cache import ResponseCache
-from behaviors.client import ChatClient, ChatError
+from rl.cache import ResponseCache
+from rl.client import ChatClient, ChatError
 from behaviors.llm_judge import Item, LLMJudge
 from behaviors.prompts import per_behavior_messages
 from countdown.io import InputError

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from countdown.generate import PRESETS, GeneratorConfig, generate_problems, generate_splits, main
+from countdown.generate import Distribution, distribution, generate_problems, generate_splits, main
 from countdown.io import InputError
 from countdown.reward import grade
 
@@ -17,16 +17,16 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def test_presets_exist_with_documented_ranges():
-    assert PRESETS["tinyzero"].number_range == (1, 100) and PRESETS["tinyzero"].target_range == (1, 100)
-    assert set(PRESETS["tinyzero"].counts) == {3, 4} and set(PRESETS["priming"].counts) == {3, 4}
-    assert PRESETS["priming"].target_range == (10, 25)
-    assert PRESETS["tiny"].counts == {3: 1.0} and PRESETS["tiny"].number_range == (1, 20)
-    assert PRESETS["tiny"].target_range == (1, 30)
+    assert distribution("tinyzero").number_range == (1, 100) and distribution("tinyzero").target_range == (1, 100)
+    assert set(distribution("tinyzero").counts) == {3, 4} and set(distribution("priming").counts) == {3, 4}
+    assert distribution("priming").target_range == (10, 25)
+    assert distribution("tiny").counts == {3: 1.0} and distribution("tiny").number_range == (1, 20)
+    assert distribution("tiny").target_range == (1, 30)
 
 
 @pytest.mark.parametrize("preset", ["tinyzero", "priming", "tiny"])
 def test_problems_are_solvable_distinct_and_in_range(preset):
-    config = PRESETS[preset]
+    config = distribution(preset)
     problems = generate_problems(400, seed=3, preset=preset)
     assert len(problems) == 400
     assert len({p.key for p in problems}) == 400
@@ -94,7 +94,7 @@ def test_bad_configs_raise_input_error():
     with pytest.raises(InputError):   # the whole space has fewer problems than asked for
         generate_problems(100, number_range=(1, 2), target_range=(1, 3), counts={2: 1.0})
     assert generate_problems(0) == []
-    assert isinstance(PRESETS["tiny"], GeneratorConfig)
+    assert isinstance(distribution("tiny"), Distribution)
 
 
 def test_cli_writes_jsonl_and_test_split(tmp_path):

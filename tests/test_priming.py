@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 
 from behaviors.rules import count_behaviors
-from countdown.io import read_rows, run_cli, write_rows
+from countdown.cli import run_cli
+from countdown.io import read_rows, write_rows
 from countdown.prompts import render_prompt
 from countdown.records import BEHAVIORS, Problem
 from countdown.reward import extract_answer, score

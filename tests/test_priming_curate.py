@@ -7,7 +7,8 @@ import random
 import pytest
 
 from behaviors.rules import count_text_behaviors
-from countdown.io import read_rows, run_cli, write_rows
+from countdown.cli import run_cli
+from countdown.io import read_rows, write_rows
 from countdown.records import BEHAVIORS
 from priming import curate
 
@@ -136,7 +137,7 @@ def test_llm_judge_through_the_fake_server(corpus, tmp_path, capsys):
     path, _ = corpus
     out = tmp_path / "llm"
     with FakeOpenAI(reply=judge) as server:
-        argv = [path, "--judge", "llm", "--base-url", server.base_url, "--model", "fake-judge",
+        argv = [path, "--judge", "llm", "--judge-base-url", server.base_url, "--judge-model", "fake-judge",
                 "--budget-tokens", 200, "--out", out]
         assert run(argv, capsys)[0] == 0
         assert server.count == 60 * 6        # four behaviors + has_problem + has_solution per document

@@ -11,7 +11,8 @@ import re
 
 import pytest
 
-from countdown.io import read_rows, run_cli
+from countdown.cli import run_cli
+from countdown.io import read_rows
 from countdown.records import Problem
 from countdown.reward import score
 from fake_openai import FakeOpenAI

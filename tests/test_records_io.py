@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import pytest
 
-from countdown.io import InputError, atomic_path, read_rows, run_cli, write_rows
+from countdown.cli import run_cli
+from countdown.io import InputError, atomic_path, read_rows, write_rows
 from countdown.records import BehaviorLabel, Problem, RecordError, Trace
 
 ROWS = [

@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from countdown.io import run_cli, write_rows
+from countdown.cli import run_cli
+from countdown.io import write_rows
 from rl import evaluate, learnability, sft, train, verl_export
 
 ROOT = Path(__file__).resolve().parents[1]

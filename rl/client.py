@@ -1,10 +1,14 @@
-"""An async chat client for any OpenAI-compatible endpoint, safe to point at a paid API.
+"""The one client for any OpenAI-compatible endpoint, safe to point at a paid API.
+
+Used by the LLM judge and priming's LLM generation (chat: `complete`, cached) and by the rollout engine's
+openai backend (text completions: `complete_prompt`, never cached: those are samples). It gives them all:
 
 - bounded concurrency (a semaphore) and an optional requests-per-minute pace;
 - retries with exponential backoff and jitter on 429 (honouring Retry-After), 5xx, timeouts, dropped
   connections and unreadable replies; other 4xx errors fail at once;
-- an optional persistent cache (behaviors.cache.ResponseCache) keyed by any string the caller chooses:
-  a cached key never makes a request, and each reply is stored the moment it arrives.
+- an optional persistent cache (rl.cache.ResponseCache) keyed by any string the caller chooses:
+  a cached key never makes a request, and each reply is stored the moment it arrives;
+- `served_models()`, a quick up-front check that the server answers and serves the model.
 
 The API key is read from an environment variable (OPENAI_API_KEY unless told otherwise) and is never
 stored, logged or written anywhere. Local servers (vLLM, the test server) get a placeholder key.
@@ -19,8 +23,7 @@ from dataclasses import dataclass
 from typing import Any, Sequence
 
 from countdown.io import InputError
-
-from .cache import ResponseCache
+from rl.cache import ResponseCache
 
 DEFAULT_MODEL = "gpt-4o-mini"
 DEFAULT_BASE_URL = "https://api.openai.com/v1"
@@ -106,18 +109,12 @@ class ChatClient:
         base = min(self.max_backoff, self.backoff * 2 ** attempt)
         return base * (0.5 + self._rng.random() / 2)   # jitter so parallel retries do not arrive together
 
-    async def complete(self, messages: Sequence[dict[str, str]], cache_key: str | None = None,
-                       **params: Any) -> str:
-        """The reply text for a chat request; served from the cache when `cache_key` is stored there."""
-        if cache_key is not None and self.cache is not None:
-            cached = self.cache.get(cache_key)
-            if cached is not None:
-                self.stats.cache_hits += 1
-                return cached
+    async def _send(self, endpoint: str, request: dict[str, Any], read: Any) -> Any:
+        """POST `request` to chat.completions or completions with retries; `read(reply)` gives the result
+        (it raises ValueError for a reply without what the caller needs, which is retried like garbage)."""
         import openai
 
         state = self._state()
-        request = {"model": self.model, "messages": list(messages), **self.default_params, **params}
         last_error = "no attempt made"
         for attempt in range(self.max_retries + 1):
             if attempt:
@@ -129,10 +126,8 @@ class ChatClient:
                 self.stats.max_in_flight = max(self.stats.max_in_flight, state.in_flight)
                 self.stats.requests += 1
                 try:
-                    reply = await state.api.chat.completions.create(**request)
-                    content = reply.choices[0].message.content if reply.choices else None
-                    if content is None:
-                        raise ValueError("reply has no message content")
+                    api = state.api.chat.completions if endpoint == "chat" else state.api.completions
+                    return read(await api.create(**request))
                 except openai.APIStatusError as exc:
                     last_error = f"HTTP {exc.status_code}: {_short(exc.message)}"
                     if exc.status_code not in (408, 409, 429) and exc.status_code < 500:
@@ -145,10 +140,6 @@ class ChatClient:
                     last_error = f"connection error: {_short(str(exc))}"
                 except (openai.APIResponseValidationError, ValueError, TypeError, AttributeError) as exc:
                     last_error = f"unreadable reply: {_short(str(exc))}"   # garbage body from the server
-                else:
-                    if cache_key is not None and self.cache is not None:
-                        self.cache.put(cache_key, content, {"model": self.model})
-                    return content
                 finally:
                     state.in_flight -= 1
             if attempt < self.max_retries:
@@ -156,37 +147,79 @@ class ChatClient:
         self.stats.failures += 1
         raise ChatError(f"{last_error} (gave up after {self.max_retries + 1} attempts)")
 
+    async def complete(self, messages: Sequence[dict[str, str]], cache_key: str | None = None,
+                       **params: Any) -> str:
+        """The reply text for a chat request; served from the cache when `cache_key` is stored there."""
+        if cache_key is not None and self.cache is not None:
+            cached = self.cache.get(cache_key)
+            if cached is not None:
+                self.stats.cache_hits += 1
+                return cached
+        request = {"model": self.model, "messages": list(messages), **self.default_params, **params}
+        content = await self._send("chat", request, _message_content)
+        if cache_key is not None and self.cache is not None:
+            self.cache.put(cache_key, content, {"model": self.model})
+        return content
+
+    async def complete_prompt(self, prompt: str, **params: Any) -> Any:
+        """The raw reply (choices, usage) of a text-completion request: sampling, so never cached."""
+        request = {"model": self.model, "prompt": prompt, **self.default_params, **params}
+        return await self._send("completions", request, lambda reply: reply)
+
+    def served_models(self, timeout: float = 15.0) -> list[str]:
+        """Names the server serves (GET /models), checked once up front: one short try, no retries, so an
+        unreachable server or a bad key is one clear InputError before any work."""
+        import openai
+
+        try:
+            with openai.OpenAI(base_url=self.base_url, api_key=self._api_key(), timeout=timeout,
+                               max_retries=0) as api:
+                return [m.id for m in api.models.list().data]
+        except openai.APIConnectionError as exc:
+            raise InputError(f"{self.base_url}: server unreachable ({_short(str(exc))})") from None
+        except openai.APIStatusError as exc:
+            raise InputError(f"{self.base_url}: /models answered HTTP {exc.status_code} "
+                             f"({_short(exc.message)})") from None
+
+    async def gather(self, coroutines: Sequence[Any], progress: bool = False, desc: str = "requests") -> list[Any]:
+        """Await coroutines concurrently (the semaphore bounds them), results in order, with a progress bar;
+        the client's connections are closed at the end."""
+        tasks = [asyncio.ensure_future(c) for c in coroutines]
+        try:
+            if progress and tasks:
+                from tqdm import tqdm
+
+                with tqdm(total=len(tasks), desc=desc, unit="req") as bar:
+                    for fut in asyncio.as_completed(tasks):
+                        await fut
+                        bar.update(1)
+            return list(await asyncio.gather(*tasks))
+        except BaseException:
+            for task in tasks:
+                task.cancel()
+            raise
+        finally:
+            await self.aclose()
+
     async def complete_many(self, jobs: Sequence[tuple[str | None, Sequence[dict[str, str]]]],
                             progress: bool = False, desc: str = "requests") -> list[str | ChatError]:
-        """Run (cache_key, messages) jobs concurrently; each result is the reply or its ChatError, in order."""
+        """Run (cache_key, messages) jobs concurrently; each result is the reply or its ChatError, in order.
+        Jobs with the same key share one request."""
         async def one(job):
             try:
                 return await self.complete(job[1], cache_key=job[0])
             except ChatError as exc:
                 return exc
 
-        shared: dict[str, asyncio.Future] = {}   # identical keys in one batch share a single request
-        tasks = []
-        for job in jobs:
-            if job[0] is not None and job[0] in shared:
-                tasks.append(shared[job[0]])
-                continue
-            task = asyncio.ensure_future(one(job))
-            if job[0] is not None:
-                shared[job[0]] = task
-            tasks.append(task)
-        unique = list({id(t): t for t in tasks}.values())
-        if progress and unique:
-            from tqdm import tqdm
-
-            with tqdm(total=len(unique), desc=desc, unit="req") as bar:
-                for fut in asyncio.as_completed(unique):
-                    await fut
-                    bar.update(1)
-        try:
-            return list(await asyncio.gather(*tasks))
-        finally:
-            await self.aclose()
+        first: dict[Any, int] = {}   # key -> index of the first job with it
+        unique = []
+        for i, job in enumerate(jobs):
+            key = job[0] if job[0] is not None else ("unkeyed", i)
+            if key not in first:
+                first[key] = len(unique)
+                unique.append(job)
+        results = await self.gather([one(job) for job in unique], progress=progress, desc=desc)
+        return [results[first[job[0] if job[0] is not None else ("unkeyed", i)]] for i, job in enumerate(jobs)]
 
     def run(self, jobs: Sequence[tuple[str | None, Sequence[dict[str, str]]]], progress: bool = False,
             desc: str = "requests") -> list[str | ChatError]:
@@ -197,6 +230,13 @@ class ChatClient:
         for state in self._states.values():
             await state.api.close()
         self._states = {}
+
+
+def _message_content(reply: Any) -> str:
+    content = reply.choices[0].message.content if reply.choices else None
+    if content is None:
+        raise ValueError("reply has no message content")
+    return content
 
 
 def _retry_after(exc: Any) -> float | None:

@@ -1,0 +1,341 @@
+"""How every command is configured and run: one typed config per command, presets as YAML, one parser.
+
+A command's options are the fields of one dataclass (a subclass of `CommandConfig`), each declared with
+`option(default, help)`, so the name, type, default and help of every flag live in one place. Shared
+groups of options (sampling, generation backend, judge) are dataclasses too, mixed in by inheritance.
+The dataclass validates itself (`validate`, run on construction), so a config built in library code is
+checked exactly like one parsed from the command line.
+
+Values come from four layers, each overriding the one before:
+
+    dataclass defaults  <  configs/<command>/<preset>.yaml  <  --config FILE.yaml  <  flags
+
+A preset is a plain YAML file of field values (`--preset NAME`, or `CommandConfig.from_preset(NAME)` in
+code); `--help` shows the defaults after the preset and config file are applied. Parsing is done by
+transformers' `HfArgumentParser`, extended here with positionals, repeatable list options, `--x/--no-x`
+pairs for every boolean, and argument groups. See docs/architecture.md.
+"""
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import functools
+import sys
+import textwrap
+import types
+import typing
+from pathlib import Path
+from typing import Any, Callable, ClassVar, TypeVar
+
+from countdown.io import InputError
+
+CONFIG_DIR = Path(__file__).resolve().parent.parent / "configs"
+
+C = TypeVar("C", bound="CommandConfig")
+
+
+# ---------------------------------------------------------------------------------------------- fields
+
+def option(default: Any = dataclasses.MISSING, help: str = "", *, aliases: tuple[str, ...] = (),
+           choices: typing.Sequence[Any] | None = None, metavar: str | None = None, group: str | None = None,
+           default_factory: Any = dataclasses.MISSING) -> Any:
+    """A config field that is also a flag `--name` (and `--name-with-dashes`). No default: required."""
+    metadata: dict[str, Any] = {"help": help.replace("%", "%%")}
+    if aliases:
+        metadata["aliases"] = list(aliases)
+    if choices is not None:
+        metadata["choices"] = list(choices)
+    if metavar:
+        metadata["metavar"] = metavar
+    if group:
+        metadata["group"] = group
+    return dataclasses.field(default=default, default_factory=default_factory, metadata=metadata)
+
+
+def positional(help: str, *, default: Any = dataclasses.MISSING, metavar: str | None = None) -> Any:
+    """A config field given by position on the command line (a list field takes one or more values)."""
+    metadata = {"help": help.replace("%", "%%"), "positional": True, "metavar": metavar}
+    return dataclasses.field(default=default, metadata=metadata)
+
+
+# ---------------------------------------------------------------------------------------------- configs
+
+@dataclasses.dataclass(kw_only=True)
+class Options:
+    """Base of every config and option group: construction runs `validate`."""
+
+    def __post_init__(self) -> None:
+        self.validate()
+
+    def validate(self) -> None:
+        """Raise InputError for values no run can use. Subclasses check their fields, then call super()."""
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+@dataclasses.dataclass(kw_only=True)
+class CommandConfig(Options):
+    """One command's options. `command` names its preset folder under configs/ (None: no presets)."""
+
+    command: ClassVar[str | None] = None
+    epilog: ClassVar[str] = ""   # examples and notes after the options in --help; the docstring is the description
+
+    @classmethod
+    def prog(cls) -> str:
+        """`python -m package.module` of the command (also when the module runs as __main__)."""
+        spec = getattr(sys.modules.get(cls.__module__), "__spec__", None)
+        return f"python -m {spec.name if spec else cls.__module__}"
+
+    @classmethod
+    def description(cls) -> str:
+        return textwrap.fill(" ".join((cls.__doc__ or "").split()), 110)
+
+    @classmethod
+    def from_preset(cls: type[C], preset: str | None = None, config_file: str | Path | None = None,
+                    **values: Any) -> C:
+        """The config of preset `preset` (default: the class default), then `config_file`, then `values`
+        (checked and converted like a file's values)."""
+        base = layered_values(cls, preset, config_file)
+        base.update(checked_values(cls, values, f"{cls.__name__}.from_preset"))
+        return cls(**base)
+
+    @classmethod
+    def parse(cls: type[C], argv: typing.Sequence[str] | None = None) -> C:
+        """The config from command-line arguments (sys.argv when None); --help prints and exits."""
+        argv = list(sys.argv[1:] if argv is None else argv)
+        pre = argparse.ArgumentParser(add_help=False)
+        pre.add_argument("--config")
+        if cls.command:
+            pre.add_argument("--preset")
+        known, _ = pre.parse_known_args(argv)
+        base = layered_values(cls, getattr(known, "preset", None), known.config)
+        parser = make_parser(cls, prog=cls.prog(), description=cls.description(), epilog=cls.epilog)
+        parser.add_argument("--config", metavar="FILE.yaml",
+                            help="read option values from a YAML file; flags on the command line override them")
+        parser.set_defaults(**base)
+        for action in parser._actions:
+            if action.dest in base:
+                action.required = False
+                if not action.option_strings:   # a positional with a value from the file may be left out
+                    action.nargs = "?" if action.nargs is None else "*"
+        namespace = parser.parse_args(argv)
+        return cls(**{f.name: getattr(namespace, f.name) for f in dataclasses.fields(cls) if f.init})
+
+
+def preset_names(command: str) -> list[str]:
+    """The presets of a command: the YAML files in configs/<command>/."""
+    return sorted(p.stem for p in (CONFIG_DIR / command).glob("*.yaml"))
+
+
+def preset_path(command: str, name: str) -> Path:
+    path = CONFIG_DIR / command / f"{name}.yaml"
+    if not path.is_file():
+        raise InputError(f"unknown {command} preset {name!r} (choose from {', '.join(preset_names(command))}; "
+                         f"presets are the YAML files in {CONFIG_DIR / command})")
+    return path
+
+
+def read_yaml(path: str | Path) -> dict[str, Any]:
+    import yaml
+
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"{path}: no such config file")
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (yaml.YAMLError, UnicodeDecodeError) as exc:
+        raise InputError(f"{path}: not valid YAML ({' '.join(str(exc).split())})") from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise InputError(f"{path}: expected a mapping of option names to values, got {type(data).__name__}")
+    return {str(k).replace("-", "_"): v for k, v in data.items()}
+
+
+def layered_values(cls: type[CommandConfig], preset: str | None, config_file: str | Path | None
+                   ) -> dict[str, Any]:
+    """Values from the preset file and the config file (the later wins), checked against the fields."""
+    from_file = read_yaml(config_file) if config_file else {}
+    values: dict[str, Any] = {}
+    sources: list[tuple[Path, dict[str, Any]]] = []
+    if cls.command:
+        preset = preset or from_file.get("preset") or cls.__dataclass_fields__["preset"].default
+        path = preset_path(cls.command, preset)
+        sources.append((path, read_yaml(path)))
+        values["preset"] = preset
+    if config_file:
+        sources.append((Path(config_file), from_file))
+    for path, data in sources:
+        values.update(checked_values(cls, data, path))
+    return values
+
+
+def checked_values(cls: type, data: dict[str, Any], source: Any) -> dict[str, Any]:
+    """`data` with every key a field of `cls` (else InputError naming `source`) and values converted to the
+    fields' types."""
+    names = {f.name for f in dataclasses.fields(cls) if f.init}
+    unknown = sorted(set(data) - names)
+    if unknown:
+        command = cls.prog() if issubclass(cls, CommandConfig) else cls.__name__
+        raise InputError(f"{source}: unknown option(s) {', '.join(unknown)} for {command}")
+    hints = typing.get_type_hints(cls)
+    return {k: _coerce(hints[k], v, k, source) for k, v in data.items()}
+
+
+def _coerce(kind: Any, value: Any, name: str, path: Any) -> Any:
+    """YAML value -> the field's type (YAML reads 1e-6 as a string; a list field may be given one value)."""
+    if value is None:
+        return None
+    base = _unwrap(kind)
+    try:
+        if base is float and isinstance(value, (str, int)) and not isinstance(value, bool):
+            return float(value)
+        if base is int and isinstance(value, str):
+            return int(value)
+        if typing.get_origin(base) is list and not isinstance(value, list):
+            return [value]
+    except ValueError:
+        raise InputError(f"{path}: option {name!r} must be a {base.__name__}, got {value!r}") from None
+    return value
+
+
+def _unwrap(kind: Any) -> Any:
+    """X for `X | None`, else kind."""
+    args = [a for a in typing.get_args(kind) if a is not type(None)]
+    if typing.get_origin(kind) in (typing.Union, types.UnionType) and len(args) == 1:
+        return args[0]
+    return kind
+
+
+# ---------------------------------------------------------------------------------------------- parser
+
+class _Formatter(argparse.RawDescriptionHelpFormatter):
+    """Examples in the epilog keep their lines; a flag's help ends with its default when it has one."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = action.help or ""
+        default = action.default
+        if not action.option_strings or "%(default)" in text or default is argparse.SUPPRESS:
+            return text
+        if action.nargs == 0:   # a --x / --no-x pair: say which one is in force
+            return text + (" (on by default)" if default is True and action.const is True else "")
+        if default not in (None, [], ""):
+            text += " (default: %(default)s)"
+        return text
+
+
+class _ListOption(argparse.Action):
+    """`--x a b --x c` -> [a, b, c]; the first use replaces the default (a preset's list) instead of adding."""
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        current = getattr(namespace, self.dest, None)
+        if current is self.default or current is None:
+            current = []
+        setattr(namespace, self.dest, list(current) + list(values))
+
+
+class _MappingOption(argparse.Action):
+    """`--x key=value key2=value2` updates the mapping (the preset's) key by key; values are read as YAML."""
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        import yaml
+
+        current = dict(getattr(namespace, self.dest, None) or {})
+        for item in values:
+            key, sep, value = item.partition("=")
+            if not sep or not key:
+                parser.error(f"{option_string} takes KEY=VALUE items, got {item!r}")
+            current[key.replace("-", "_")] = yaml.safe_load(value)
+        setattr(namespace, self.dest, current)
+
+
+def _dashed(name: str) -> list[str]:
+    return [f"--{name}"] + ([f"--{name.replace('_', '-')}"] if "_" in name else [])
+
+
+def _shape(kind: Any) -> tuple[str, Any]:
+    """('bool' | 'list' | 'mapping' | 'scalar', element type) of a field type."""
+    base = _unwrap(kind)
+    if base is bool:
+        return "bool", bool
+    if typing.get_origin(base) is dict:
+        return "mapping", str
+    if typing.get_origin(base) is list:
+        return "list", (typing.get_args(base) or (str,))[0]
+    return "scalar", base
+
+
+@functools.lru_cache(maxsize=None)
+def _parser_class() -> type:
+    """transformers.HfArgumentParser (imported on first use: it loads transformers) extended for our fields."""
+    from transformers import HfArgumentParser
+
+    class ConfigParser(HfArgumentParser):
+        def _add_dataclass_arguments(self, dtype):
+            hints = typing.get_type_hints(dtype)
+            groups: dict[str, Any] = {}
+            for f in dataclasses.fields(dtype):
+                if f.init:
+                    name = f.metadata.get("group")
+                    target = self if name is None else groups.setdefault(name, self.add_argument_group(name))
+                    _add_field(target, f, hints[f.name])
+            for action in self._actions:   # flags are spelled with dashes, as in every other CLI here
+                for spelling in [s for s in action.option_strings if "_" in s]:
+                    if spelling.replace("_", "-") in action.option_strings:
+                        action.option_strings.remove(spelling)
+                        self._option_string_actions.pop(spelling, None)
+
+    return ConfigParser
+
+
+def make_parser(config_type: type, **kwargs: Any) -> argparse.ArgumentParser:
+    """The argparse parser of a config dataclass (what `CommandConfig.parse` uses)."""
+    return _parser_class()(config_type, formatter_class=_Formatter, **kwargs)
+
+
+def _add_field(parser: Any, f: dataclasses.Field, kind: Any) -> None:
+    meta = dict(f.metadata)
+    has_default = f.default is not dataclasses.MISSING or f.default_factory is not dataclasses.MISSING
+    default = f.default if f.default is not dataclasses.MISSING else (
+        f.default_factory() if f.default_factory is not dataclasses.MISSING else None)
+    shape, element = _shape(kind)
+    common = {"help": meta.get("help"), "metavar": meta.get("metavar")}
+    if meta.get("positional"):
+        nargs = ("*" if has_default else "+") if shape == "list" else ("?" if has_default else None)
+        parser.add_argument(f.name, nargs=nargs, type=element, default=default, **common)
+        return
+    flags = _dashed(f.name) + list(meta.get("aliases", []))
+    if shape == "bool":
+        parser.add_argument(*flags, dest=f.name, action="store_const", const=True, default=default,
+                            help=common["help"])
+        parser.add_argument(f"--no-{f.name.replace('_', '-')}", dest=f.name, action="store_const", const=False,
+                            help=f"turn off --{f.name.replace('_', '-')}")
+    elif shape == "list":
+        parser.add_argument(*flags, dest=f.name, nargs="+", type=element, action=_ListOption, default=default,
+                            required=not has_default, choices=meta.get("choices"), **common)
+    elif shape == "mapping":
+        parser.add_argument(*flags, dest=f.name, nargs="+", action=_MappingOption, default=default,
+                            metavar=meta.get("metavar") or "KEY=VALUE", help=common["help"])
+    else:   # int / float / str / Literal, optional or not: transformers' own handling
+        clone = dataclasses.field(default=f.default, default_factory=f.default_factory,
+                                  metadata={k: v for k, v in meta.items() if k != "group"})
+        clone.name, clone.type = f.name, kind
+        from transformers import HfArgumentParser
+
+        HfArgumentParser._parse_dataclass_field(parser, clone)
+
+
+# ---------------------------------------------------------------------------------------------- running
+
+def run_cli(main: Callable[[list[str] | None], int | None], argv: list[str] | None = None) -> None:
+    """Run a CLI main; InputError becomes one `error: ...` line on stderr and exit code 2."""
+    try:
+        code = main(argv)
+    except InputError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        sys.exit(2)
+    except KeyboardInterrupt:
+        print("interrupted: finished work is kept; re-run the same command to resume", file=sys.stderr)
+        sys.exit(130)
+    sys.exit(code or 0)
