@@ -33,9 +33,9 @@ TAXONOMY: dict[str, Behavior] = {
         "(the target, an intermediate value it set out to reach, or a rule of the task). The evaluation can be "
         "explicit (the value is compared with the target, the arithmetic is recomputed, the use of each number "
         "once is confirmed) or implicit: a verdict on the result such as 'too high', 'too small', 'way over', "
-        "'still short', 'close but not 22', 'nope, not it' or 'that works'. Each result that is evaluated "
-        "counts once, however many words the evaluation takes. Writing down an equation is not a check; the "
-        "judgement of its result has to be stated.",
+        "'still short', 'close but not 22', 'nope, not it' or 'that works'. Each evaluation counts once, however "
+        "many words it takes; a deliberate re-check of a result already judged ('let me double-check: ...') "
+        "counts again. Writing down an equation is not a check; the judgement of its result has to be stated.",
         ("(19 + 7) - 4 = 22, and 22 is exactly the target, so this works.",
          "9 * 8 = 72, way too big."),
         ("Substituting x = 3 back in: 2*3 + 1 = 7, which matches the right-hand side.",
@@ -63,8 +63,9 @@ TAXONOMY: dict[str, Behavior] = {
         "The text names an intermediate value or goal it wants to reach on the way to the answer and plans "
         "around it: 'first get to 12', 'if I can make 5 from the other two numbers', 'let me aim for a "
         "multiple of 10'. Each intermediate goal that is set counts once; repeating the same goal later does "
-        "not count again. A value needed for the target that is found by undoing an operation on the target "
-        "belongs to backward chaining and is not counted a second time here.",
+        "not count again. A value that a backward step derives as needed ('22 - 2 = 20, so I need 20 from the "
+        "rest'), stated in that step or restated right after it, belongs to backward chaining and is not "
+        "counted a second time here.",
         ("First I want to reach 12, since 12 would only need doubling.",
          "If we can make 5 out of 7 and 2, the rest is easy."),
         ("To find the area we first need the radius.",
@@ -76,8 +77,8 @@ TAXONOMY: dict[str, Behavior] = {
         "backward_chaining", "backward chaining",
         "The text starts from the target and reasons back toward the given numbers, undoing operations to "
         "find what would have to be produced: '30 / 6 = 5, so the other numbers must give 5', 'to end at 24 "
-        "I would need 3 * 8', 'working back from 22: 22 + 3 = 25'. Each such step back from the target (or "
-        "from a value already derived from it) counts once.",
+        "I would need 3 * 8', 'working back from 22: 22 + 3 = 25'. Each such step back from the target, or "
+        "from a value or intermediate goal that is still to be produced, counts once.",
         ("The target is 40 and 40 / 5 = 8, so the other numbers have to produce 8.",
          "Working backwards from 22: 22 + 3 = 25, which is 5 * 5."),
         ("We want to show a > b; it suffices to show a - b > 0.",
