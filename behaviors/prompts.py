@@ -66,8 +66,8 @@ def per_behavior_messages(name: str, variant: str, text: str, numbers: Sequence[
 
 
 _SHORT = {   # one phrase per question in the combined prompt, kept terse: it is paid for on every trace
-    "verification": "judging a result against the target, explicitly or as 'too high'/'not it'",
-    "backtracking": "dropping an attempt and starting a fresh one",
+    "verification": "checking a result, even just 'too high'",
+    "backtracking": "switching to a fresh attempt",
     "subgoal_setting": "naming an intermediate value to reach",
     "backward_chaining": "working back from the target",
     "has_problem": "1 if it poses a problem, else 0",
