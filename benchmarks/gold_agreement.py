@@ -3,6 +3,8 @@
     python benchmarks/gold_agreement.py              # plain table
     python benchmarks/gold_agreement.py --markdown   # the table in docs/behaviors.md
     python benchmarks/gold_agreement.py --split dev --rows   # also list the dev rows where judge and gold differ
+    git show 2ea7fae~1:behaviors/rules.py > /tmp/rules_v1.py
+    python benchmarks/gold_agreement.py --rules /tmp/rules_v1.py   # an earlier version of the rules, for comparison
 
 Presence accuracy (both >= 1 or both 0), Cohen's kappa on presence and the Pearson correlation of counts,
 from behaviors.gold.score_against_gold. Tune rules on dev only; holdout is for reporting.
@@ -10,13 +12,14 @@ from behaviors.gold.score_against_gold. Tune rules on dev only; holdout is for r
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from behaviors.gold import SPLITS, load_gold, rule_labels, score_against_gold  # noqa: E402
-from behaviors.rules import RULES_VERSION  # noqa: E402
+from behaviors.gold import SPLITS, load_gold, score_against_gold  # noqa: E402
+from behaviors import rules  # noqa: E402
 from countdown.records import BEHAVIORS  # noqa: E402
 
 
@@ -33,15 +36,22 @@ def main(argv: list[str] | None = None) -> int:
                    help="split(s) to report (default: dev, holdout, all)")
     p.add_argument("--markdown", action="store_true", help="print a markdown table")
     p.add_argument("--rows", action="store_true", help="list the rows where judge and gold differ (per split shown)")
+    p.add_argument("--rules", default=None, help="a rules.py file to measure instead of behaviors.rules")
     args = p.parse_args(argv)
     splits = args.split or ["dev", "holdout", "all"]
     gold_all = load_gold()
-    labels = {r["id"]: r for r in rule_labels(gold_all)}
+    judge = rules
+    if args.rules:
+        spec = importlib.util.spec_from_file_location("rules_under_test", args.rules)
+        judge = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(judge)
+    labels = {r["id"]: {"id": r["id"], **judge.count_behaviors(r["completion"], list(r["numbers"]), int(r["target"]))}
+              for r in gold_all}
     tables = {}
     for split in splits:
         rows = gold_all if split == "all" else [r for r in gold_all if r["split"] == split]
         tables[split] = (len(rows), score_against_gold([labels[r["id"]] for r in rows], rows))
-    print(f"rule judge {RULES_VERSION} vs gold set ({len(gold_all)} rows)")
+    print(f"rule judge {judge.RULES_VERSION} vs gold set ({len(gold_all)} rows)")
     if args.markdown:
         print("\n| behavior | split | n | presence acc. | kappa | Pearson r | mean rules | mean gold |")
         print("|---|---|---:|---:|---:|---:|---:|---:|")
