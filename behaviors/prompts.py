@@ -20,7 +20,7 @@ from countdown.records import BEHAVIORS
 
 from .taxonomy import TAXONOMY, TEXT_QUESTIONS
 
-PROMPT_VERSIONS = {"countdown": "countdown-v1", "text": "text-v1"}   # bump on any wording change
+PROMPT_VERSIONS = {"countdown": "countdown-v2", "text": "text-v2"}   # bump on any wording change
 VARIANTS = tuple(PROMPT_VERSIONS)
 MODES = ("per-behavior", "combined")
 
@@ -56,16 +56,18 @@ def per_behavior_messages(name: str, variant: str, text: str, numbers: Sequence[
         behavior = TAXONOMY[name]
         examples = behavior.countdown_examples if variant == "countdown" else behavior.math_examples
         shown = "\n".join(f'- "{e}"' for e in examples)
+        worked = (f"Worked example (instances marked [1], [2], ...; the count follows ->): {behavior.worked_example}\n"
+                  if variant == "countdown" and behavior.worked_example else "")
         question = (f"Question: how many distinct times does the {where} show {behavior.title}?\n"
-                    f"Definition: {behavior.definition}\nExamples of {behavior.title}:\n{shown}\n"
+                    f"Definition: {behavior.definition}\nExamples of {behavior.title}:\n{shown}\n{worked}"
                     f"Count each separate instance once; 0 if there is none. Reply with <count>N</count> "
                     f"and nothing else.")
     return [{"role": "user", "content": _context(variant, text, numbers, target) + "\n" + question}]
 
 
 _SHORT = {   # one phrase per question in the combined prompt, kept terse: it is paid for on every trace
-    "verification": "checking a result against the target",
-    "backtracking": "abandoning a path for another",
+    "verification": "checking a result, even just 'too high'",
+    "backtracking": "switching to a fresh attempt",
     "subgoal_setting": "naming an intermediate value to reach",
     "backward_chaining": "working back from the target",
     "has_problem": "1 if it poses a problem, else 0",

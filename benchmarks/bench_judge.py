@@ -1,6 +1,8 @@
 """Judge cost and speed: input tokens sent per trace in each LLM-judge mode, and rule-judge throughput.
 
-    python benchmarks/bench_judge.py [--traces 2000] [--seed 0]
+    python benchmarks/bench_judge.py [--traces 2000] [--seed 0] [--rules FILE]
+
+--rules measures another rules.py (e.g. an earlier version from `git show`) in the throughput test.
 
 Tokens: tiktoken's o200k_base (gpt-4o-mini's encoding) when it can be loaded, else a GPT-style regex
 pre-tokenizer (words with their leading space, 1-3 digit number groups, punctuation runs); the output says
@@ -12,6 +14,7 @@ Throughput baseline: countdown.reward.grade on the same traces, in the same proc
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import random
 import re
 import sys
@@ -69,7 +72,15 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--traces", type=int, default=2000, help="traces for the throughput test")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--rules", default=None, help="a rules.py file to time instead of behaviors.rules")
     args = p.parse_args(argv)
+    judge = count_behaviors
+    if args.rules:
+        spec = importlib.util.spec_from_file_location("rules_under_test", args.rules)
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        judge = module.count_behaviors
+        print(f"rules: {args.rules} ({module.RULES_VERSION})")
     rng = random.Random(args.seed)
     name, count = token_counter()
     print(f"tokenizer: {name}")
@@ -104,7 +115,7 @@ def main(argv: list[str] | None = None) -> int:
     print("\n2) rule judge throughput")
     traces = [synth_trace(rng, rng.choice((1, 3, 6, 12))) for _ in range(args.traces)]
     chars = sum(len(x[0]) for x in traces) / len(traces)
-    for label, fn in (("countdown.reward.grade (baseline)", grade), ("behaviors.rules.count_behaviors", count_behaviors)):
+    for label, fn in (("countdown.reward.grade (baseline)", grade), ("behaviors.rules.count_behaviors", judge)):
         fn(*traces[0])
         wall, cpu = time.perf_counter(), time.process_time()
         for x in traces:

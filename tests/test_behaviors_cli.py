@@ -77,7 +77,7 @@ def test_classify_rules_end_to_end(tmp_path, capsys):
     # label_traces on plain dicts with a different text column (general-text variant)
     docs = [{"text": "Problem: find x. Let me check the answer: x = 2, as expected."}]
     [label] = label_traces(docs, text_field="text")
-    assert label.trace_id == "row0" and label.verification == 1 and label.prompt_version == "rules-v1/text"
+    assert label.trace_id == "row0" and label.verification == 1 and label.prompt_version == "rules-v2/text"
 
 
 @pytest.mark.parametrize("content,message", [

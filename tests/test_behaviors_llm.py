@@ -123,7 +123,7 @@ def test_per_behavior_labels_with_nulls_for_unreadable_replies(tmp_path):
         assert server.count == 4
     assert label.verification == 2 and label.subgoal_setting == 0 and label.backward_chaining == 0
     assert label.backtracking is None and "no <count> tag" in label.errors["backtracking"]
-    assert label.judge == "llm:fake" and label.prompt_version == "countdown-v1/per-behavior"
+    assert label.judge == "llm:fake" and label.prompt_version == "countdown-v2/per-behavior"
 
 
 def test_failed_requests_give_null_with_reason(tmp_path):
@@ -140,7 +140,7 @@ def test_combined_mode_and_text_variant():
         a, b = judge.label([ITEM, Item("d1", "Find x. Thus x = 2.", "text")])
         assert server.count == 2
     assert a.label.counts() == {"verification": 0, "backtracking": 1, "subgoal_setting": 2, "backward_chaining": 3}
-    assert b.extras == {"has_problem": 1, "has_solution": 0} and b.label.prompt_version == "text-v1/combined"
+    assert b.extras == {"has_problem": 1, "has_solution": 0} and b.label.prompt_version == "text-v2/combined"
     with FakeOpenAI(reply=_count_reply) as server:
         [c] = LLMJudge(fast_client(server)).label([Item("d2", "Find x.", "text")])
         assert server.count == 6 and c.extras["has_problem"] == 1

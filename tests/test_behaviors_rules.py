@@ -135,3 +135,63 @@ PHRASINGS = {
 @pytest.mark.parametrize("behavior,text", [(b, t) for b, ts in PHRASINGS.items() for t in ts])
 def test_natural_phrasings_are_separable(behavior, text):
     assert count_behaviors(text, [7, 4, 2, 9], 22) == only(**({behavior: 1} if behavior else {}))
+
+
+# ---------------------------------------------------------------- rules-v2: the paper's meanings (behaviors/taxonomy.py)
+@pytest.mark.parametrize("text,n", [
+    ("3 + 4 + 2 = 9, way too small. 3 * 4 * 2 = 24, there we go.", 2),
+    ("3 * 4 = 12, 12 + 2 = 14. Under by 10.", 1),
+    ("3 * 4 = 12, 12 + 2 = 14, close but not quite.", 1),           # one result judged once
+    ("3 + 4 = 7\n7 * 2 = 14. no", 1),
+    ("3 + 4 + 2 = 9, nope.", 1),
+    ("3 * 2 = 6, 6 + 4 = 10, 2 short... wait, 14 short.", 1),
+    ("4 * 3 * 2 = 24 ✅", 1),
+    ("3 * 4 = 12, 12 * 2 = 24. That's it! Let me check: 3 * 4 * 2 = 24. Yes.", 2),   # a verdict, then a re-check
+    ("3 * 4 = 12, 12 / 2 = 6. 6 again, not useful.", 1),             # overlapping triggers ("not use", "useful")
+])
+def test_implicit_verdicts_are_verification(text, n):
+    assert counts(text)["verification"] == n
+
+
+def test_goal_phrases_and_input_sizes_are_not_verification():
+    assert counts("Let me first get a number close to 24. 4 * 3 * 2 = 24.")["verification"] == 0
+    assert counts("4 is much bigger than 2, so start with 4. 4 * 3 = 12, 12 * 2 = 24.")["verification"] == 0
+
+
+@pytest.mark.parametrize("text,numbers,target,n", [
+    # a verdict, then a fresh line on other numbers: a switch even though no input is re-used
+    ("7 + 4 = 11, too small. 9 * 2 = 18, 18 + 4 = 22.", [7, 4, 2, 9], 22, 1),
+    # a verdict on an intermediate result, then building on it: no switch
+    ("7 * 4 = 28, too big, so 28 - 9 = 19, 19 + 2 = 21. Close.", [7, 4, 2, 9], 22, 0),
+    ("7 + 4 = 11, 9 * 2 = 18, 11 + 18 = 29.", [7, 4, 2, 9], 22, 0),           # two parts of one plan
+    ("3 * 4 * 2 = 24. That's it! Another way: 4 * 2 = 8, 8 * 3 = 24.", NUMS, TARGET, 1),   # searching on
+    ("3 * 4 = 12, 12 * 2 = 24. So 3 * 4 * 2 = 24.", NUMS, TARGET, 0),          # the solution written out again
+    ("3 * 4 = 12, 12 * 2 = 24. Let me check: 3 * 4 = 12 and 12 * 2 = 24.", NUMS, TARGET, 0),
+    ("Let me start over. 3 * 4 = 12, 12 * 2 = 24.", NUMS, TARGET, 0),         # nothing to give up yet
+    ("18 - 12 = 6. 6 + 8 = 14, 14 * 3 = 42. No, too small.\nBack to 6: 6 * 8 = 48, 48 + 3 = 51.",
+     [3, 18, 12, 8], 51, 1),                                                  # back to an earlier value
+])
+def test_backtracking_counts_switches_to_a_fresh_attempt(text, numbers, target, n):
+    assert count_behaviors(text, numbers, target)["backtracking"] == n
+
+
+def test_subgoals_are_distinct_goals():
+    assert counts("Subgoal: make 12 first. 3 * 4 = 12. Subgoal 12 reached. 12 * 2 = 24.")["subgoal_setting"] == 1
+    assert counts("Let me first get a number close to 20. 3 * 4 = 12, 12 * 2 = 24.")["subgoal_setting"] == 1
+    # a goal justified forward is a subgoal, not a step back from the target
+    c = count_behaviors("Goal: 44 first (44 - 23 = 21). 17 - 13 = 4, 4 * 11 = 44, 44 - 23 = 21.", [13, 11, 23, 17], 21)
+    assert c["subgoal_setting"] == 1 and c["backward_chaining"] == 0
+
+
+@pytest.mark.parametrize("text,numbers,target,n", [
+    # a step back from a value that was itself derived from the target counts again
+    ("99 * 5 = 495, so I need 495 from 26, 16 and 79. 495 - 79 = 416. 26 * 16 = 416.", [26, 16, 79, 5], 99, 2),
+    ("Need 8. 40 / 5 = 8, and 51 - 46 = 5.", [51, 40, 46], 8, 1),            # 5 is needed before it exists
+    ("Think of 23 as 22 + 1. 5 - 4 = 1, and 8 ...", [8, 4, 22, 5], 23, 1),
+    ("Let's think about this backwards. 95 + 61 = 156, so we need 156.", [1, 39, 3, 61], 95, 1),
+    # the target reached by forward work, then used again: forward
+    ("7 + 4 = 11\n11 * 2 = 22\n22 + 9 = 31", [7, 4, 2, 9], 22, 0),
+    ("100 + 53 = 153 (too high), 153 - 55 = 98.", [100, 53, 55], 98, 0),
+])
+def test_backward_chaining_from_derived_values(text, numbers, target, n):
+    assert count_behaviors(text, numbers, target)["backward_chaining"] == n

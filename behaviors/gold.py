@@ -1,0 +1,93 @@
+"""The hand-labelled Countdown gold set (behaviors/gold/countdown_gold.jsonl) and scoring a judge against it.
+
+Each gold row has `id`, `numbers`, `target`, `completion`, `style`, `split` (dev / holdout), the four behavior
+counts labelled by hand from the definitions in behaviors/taxonomy.py, and an optional `note`. How the traces
+were written and labelled is in behaviors/gold/README.md.
+
+    from behaviors.gold import load_gold, rule_labels, score_against_gold
+    gold = load_gold()
+    table = score_against_gold(rule_labels(gold), gold)      # per behavior: n, presence accuracy, kappa, pearson
+
+Scoring reuses behaviors.agreement: presence accuracy (both >= 1 or both 0), Cohen's kappa on presence and the
+Pearson correlation of counts, over the gold rows the judge labelled (joined on id; a null count is left out).
+"""
+from __future__ import annotations
+
+import json
+import random
+from pathlib import Path
+from typing import Any, Iterable, Sequence
+
+from countdown.records import BEHAVIORS
+
+from .agreement import agreement
+
+GOLD_PATH = Path(__file__).resolve().parent / "gold" / "countdown_gold.jsonl"
+SPLITS = ("dev", "holdout")
+SPLIT_SEED = 0
+FIELDS = ("id", "numbers", "target", "completion", "style") + BEHAVIORS
+
+
+def load_gold(split: str | None = None, path: str | Path | None = None) -> list[dict[str, Any]]:
+    """The gold rows (all, or one split), read from the package's JSONL unless `path` is given."""
+    if split is not None and split not in SPLITS:
+        raise ValueError(f"unknown split {split!r} (choose from {', '.join(SPLITS)})")
+    rows = []
+    with open(path or GOLD_PATH, encoding="utf-8") as f:
+        for line_no, line in enumerate(f, 1):
+            if not line.strip():
+                continue
+            row = json.loads(line)
+            missing = [k for k in FIELDS if k not in row]
+            if missing:
+                raise ValueError(f"gold row {line_no}: missing {', '.join(missing)}")
+            rows.append(row)
+    return [r for r in rows if split is None or r.get("split") == split]
+
+
+def assign_splits(rows: Sequence[dict[str, Any]], seed: int = SPLIT_SEED) -> dict[str, str]:
+    """id -> dev/holdout: a seeded 50/50 split stratified by style. Within each style the ids are shuffled
+    with a style-specific seed and the first half goes to dev; a style with an odd count gives its extra row
+    to dev and holdout in turn (styles in sorted order), so the two halves differ by at most one row."""
+    by_style: dict[str, list[str]] = {}
+    for row in rows:
+        by_style.setdefault(row["style"], []).append(row["id"])
+    out: dict[str, str] = {}
+    odd = 0
+    for style in sorted(by_style):
+        ids = sorted(by_style[style])
+        random.Random(f"{seed}|{style}").shuffle(ids)
+        half = len(ids) // 2
+        if len(ids) % 2:
+            half += 1 - odd % 2   # extra row: dev, holdout, dev, ...
+            odd += 1
+        out.update({i: ("dev" if k < half else "holdout") for k, i in enumerate(ids)})
+    return out
+
+
+def rule_labels(rows: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The rule judge's counts for gold rows (or any rows with id, completion, numbers, target)."""
+    from .rules import count_behaviors
+
+    return [{"id": r["id"], **count_behaviors(r["completion"], list(r["numbers"]), int(r["target"]))} for r in rows]
+
+
+def score_against_gold(labels_rows: Sequence[dict[str, Any]], gold_rows: Sequence[dict[str, Any]]
+                       ) -> dict[str, dict[str, Any]]:
+    """Per behavior: n, presence_accuracy, kappa, pearson (None when undefined), mean_judge, mean_gold.
+
+    `labels_rows` are a judge's rows keyed by `id` (or `trace_id`, as behaviors.classify writes them); only
+    gold rows with a label count. Kappa and Pearson are None when either side is constant."""
+    def keyed(rows, key_order):
+        out = []
+        for r in rows:
+            key = next((r[k] for k in key_order if r.get(k) is not None), None)
+            out.append({**r, "trace_id": key})
+        return out
+
+    judge = keyed(labels_rows, ("id", "trace_id"))
+    gold = keyed(gold_rows, ("id",))
+    table = agreement(judge, gold)
+    return {t["behavior"]: {"n": t["n"], "presence_accuracy": t["presence_accuracy"], "kappa": t["kappa"],
+                            "pearson": t["count_pearson"], "mean_judge": t["mean_a"], "mean_gold": t["mean_b"]}
+            for t in table}
