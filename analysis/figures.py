@@ -490,7 +490,7 @@ avg_backwards, total_verifications, total_backtracking, total_subgoals, total_ba
 response_length."""
 
     results: list[str] = positional("results tables (.csv, .parquet, .jsonl, .json)")
-    out: str = option(help="output folder for the figures and report.md")
+    out: str = option(help="output folder for the figures and report.md", output="dir")
     conditions: list[str] | None = option(None, "only these conditions, in this order")
     manifests: list[str] = option(default_factory=lambda: [], help="priming manifest.json files (or their "
                                   "folders) for the composition figure")

@@ -137,7 +137,7 @@ class ReportConfig(CommandConfig):
     epilog = "example:\n  python -m analysis.report runs/demo/results/results.csv --out report.md"
 
     results: list[str] = positional("results tables (.csv, .parquet, .jsonl, .json)")
-    out: str = option(help="the markdown file to write")
+    out: str = option(help="the markdown file to write", output="file")
     conditions: list[str] | None = option(None, "only these conditions, in this order")
     title: str = option("Results report", "report title")
     seed: int = option(0, "unused (the report is deterministic)")

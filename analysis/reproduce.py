@@ -64,7 +64,7 @@ Re-running the same command resumes: finished stages (OUT/stages/*.json) are ski
 makes stays in OUT: problems/, priming/, base/, sft/<condition>/, rl/<condition>/, eval/<condition>/,
 results/<condition>.csv, figures/, report.md."""
 
-    out: str = option(help="run folder (every stage's artifact is kept here)")
+    out: str = option(help="run folder (every stage's artifact is kept here)", output="dir")
     preset: str = option("tiny", f"pipeline preset: {', '.join(preset_names('reproduce'))}")
     seed: int = option(0, "seed of every stage")
     force: bool = option(False, "run every stage again (the tools' own resume still keeps finished models)")

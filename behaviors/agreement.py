@@ -70,7 +70,7 @@ class AgreementConfig(CommandConfig):
 
     a: str = positional("labels from judge A (output of behaviors.classify)")
     b: str = positional("labels from judge B")
-    out: str | None = option(None, "also write the table (.csv/.jsonl/.json/.parquet)")
+    out: str | None = option(None, "also write the table (.csv/.jsonl/.json/.parquet)", output="file")
     seed: int = option(0, "unused (deterministic); accepted for CLI uniformity")
 
 

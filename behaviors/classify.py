@@ -71,7 +71,7 @@ class ClassifyConfig(JudgeOptions, CommandConfig):
 LLM requests are cached (--judge-cache): re-running makes no requests, an interrupted run resumes."""
 
     input: str = positional("traces or documents (.jsonl/.json/.parquet/.csv)")
-    out: str = option(help="labeled rows (input fields + label fields)")
+    out: str = option(help="labeled rows (input fields + label fields)", output="file")
     text_field: str = option("completion", "column holding the text")
     variant: str = option("auto", "prompt/rule variant; auto = countdown when a row has numbers and target",
                           choices=VARIANTS)

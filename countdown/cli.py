@@ -38,9 +38,12 @@ C = TypeVar("C", bound="CommandConfig")
 
 def option(default: Any = dataclasses.MISSING, help: str = "", *, aliases: tuple[str, ...] = (),
            choices: typing.Sequence[Any] | None = None, metavar: str | None = None, group: str | None = None,
-           default_factory: Any = dataclasses.MISSING) -> Any:
-    """A config field that is also a flag `--name` (and `--name-with-dashes`). No default: required."""
+           output: str | None = None, default_factory: Any = dataclasses.MISSING) -> Any:
+    """A config field that is also a flag `--name-with-dashes`. No default: required. `output="file"` or
+    `"dir"` marks a path the command writes: it is checked before any work (see CommandConfig.outputs)."""
     metadata: dict[str, Any] = {"help": help.replace("%", "%%")}
+    if output:
+        metadata["output"] = output
     if aliases:
         metadata["aliases"] = list(aliases)
     if choices is not None:
@@ -80,6 +83,22 @@ class CommandConfig(Options):
 
     command: ClassVar[str | None] = None
     epilog: ClassVar[str] = ""   # examples and notes after the options in --help; the docstring is the description
+
+    def outputs(self) -> dict[str, tuple[Path, str]]:
+        """Every path this run will write, as {flag: (path, "file" | "dir")}: the fields marked `output=`
+        that are set. Commands add the outputs they derive (e.g. a default file name beside --out)."""
+        return {f"--{f.name.replace('_', '-')}": (Path(getattr(self, f.name)), f.metadata["output"])
+                for f in dataclasses.fields(self) if f.metadata.get("output") and getattr(self, f.name)}
+
+    def validate(self) -> None:
+        """After the fields' own checks: every output can be written, and no two outputs are one file."""
+        from countdown.io import check_distinct, check_output
+
+        outputs = self.outputs()
+        for flag, (path, kind) in outputs.items():
+            check_output(path, kind, flag)
+        check_distinct({flag: path for flag, (path, kind) in outputs.items() if kind == "file"})
+        super().validate()
 
     @classmethod
     def prog(cls) -> str:
@@ -319,7 +338,7 @@ def _add_field(parser: Any, f: dataclasses.Field, kind: Any) -> None:
                             metavar=meta.get("metavar") or "KEY=VALUE", help=common["help"])
     else:   # int / float / str / Literal, optional or not: transformers' own handling
         clone = dataclasses.field(default=f.default, default_factory=f.default_factory,
-                                  metadata={k: v for k, v in meta.items() if k != "group"})
+                                  metadata={k: v for k, v in meta.items() if k not in ("group", "output")})
         clone.name, clone.type = f.name, kind
         from transformers import HfArgumentParser
 

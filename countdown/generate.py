@@ -10,6 +10,7 @@ operations. Each kept problem carries a solution read off the winning form (and 
 from __future__ import annotations
 
 import functools
+import time
 import zlib
 from collections import deque
 from dataclasses import dataclass, replace
@@ -24,6 +25,11 @@ from countdown.io import InputError
 from countdown.records import Problem
 
 SPLITS = ("train", "test", "validation")
+# Bounds that keep every draw cheap (exact search over 6 numbers of this size stays in milliseconds) and
+# every value inside numpy's int64 arithmetic.
+MAX_NUMBER = 10_000
+MAX_TARGET = 1_000_000
+PATIENCE_SECONDS = 30   # the longest a stream may search for its next problem before giving up
 
 
 @dataclass(frozen=True)
@@ -35,13 +41,16 @@ class Distribution:
     target_range: tuple[int, int]
 
     def validate(self) -> "Distribution":
+        (nlo, nhi), (tlo, thi) = self.number_range, self.target_range
+        if max(abs(nlo), abs(nhi)) > MAX_NUMBER or max(abs(tlo), abs(thi)) > MAX_TARGET:
+            raise InputError(f"numbers must lie within 0..{MAX_NUMBER} and targets within ±{MAX_TARGET} "
+                             f"(got numbers {nlo}-{nhi}, targets {tlo}-{thi})")
         if not self.counts or any(int(k) < 1 for k in self.counts) or any(p < 0 for p in self.counts.values()):
             raise InputError(f"counts must map counts >= 1 to probabilities >= 0, got {self.counts}")
         if sum(self.counts.values()) <= 0:
             raise InputError("counts probabilities sum to 0")
         if max(self.counts) > 6:
             raise InputError("at most 6 numbers per problem are supported")
-        (nlo, nhi), (tlo, thi) = self.number_range, self.target_range
         if not 0 <= nlo <= nhi:
             raise InputError(f"number_range must be 0 <= low <= high, got {self.number_range}")
         if tlo > thi:
@@ -138,7 +147,7 @@ def iter_problems(seed: int = 0, preset: str | Distribution = "tinyzero", split:
     index = 0
     while True:
         for k in rng.choice(counts, size=256, p=probs).tolist():
-            buffer, drawn = buffers[k], 0
+            buffer, drawn, started = buffers[k], 0, time.monotonic()
             while True:
                 while not buffer:
                     rows = _batch_rows(k, config)
@@ -147,6 +156,10 @@ def iter_problems(seed: int = 0, preset: str | Distribution = "tinyzero", split:
                     if drawn > (50_000 if rows > 4 else 2_000):
                         raise InputError(f"no new solvable {k}-number problem in {drawn:,} draws after {index} "
                                          "problems: the configuration's space looks exhausted (widen the ranges)")
+                    if time.monotonic() - started > PATIENCE_SECONDS:
+                        raise InputError(f"no new solvable {k}-number problem in {PATIENCE_SECONDS} s ({drawn:,} "
+                                         f"draws) after {index} problems: solvable draws are too rare or too slow "
+                                         "to check here (use fewer or smaller numbers, or a narrower target range)")
                 key, numbers, target, expr = buffer.popleft()
                 if key not in seen:
                     break
@@ -202,7 +215,7 @@ examples:
   python -m countdown.generate --num 1000 --preset priming --split test --out data/priming_test.jsonl"""
 
     num: int = option(help="problems to generate for --split")
-    out: str = option(help="output file (.jsonl, or .parquet with --format parquet)")
+    out: str = option(help="output file (.jsonl, or .parquet with --format parquet)", output="file")
     seed: int = option(0, "random seed")
     preset: str = option("tinyzero", "problem distribution: a name in configs/generate/ (see below)")
     numbers: str = option("1-100", "range the numbers are drawn from", metavar="LO-HI")
@@ -213,7 +226,7 @@ examples:
     split: str = option("train", "split name of --out", choices=SPLITS)
     test_num: int = option(0, "also write this many test problems, disjoint from --out, to --test-out")
     test_out: str | None = option(None, "where the test split goes (default: --out with '_test' before the "
-                                  "extension)")
+                                  "extension)", output="file")
     template: str = option("base", "prompt template for parquet output")
 
     def validate(self) -> None:
@@ -225,8 +238,16 @@ examples:
             raise InputError(f"--out {self.out} does not match --format {fmt} (use .jsonl or .parquet)")
         if self.test_num and self.split == "test":
             raise InputError("--test-num needs --split train or validation")
+        if self.test_num and Path(self.test_path()).suffix != suffix:
+            raise InputError(f"--test-out {self.test_path()} must have the same extension as --out {self.out}")
         self.distribution()
         super().validate()
+
+    def outputs(self) -> dict[str, tuple[Path, str]]:
+        found = super().outputs()
+        if self.test_num:
+            found["--test-out"] = (self.test_path(), "file")
+        return found
 
     def output_format(self) -> str:
         return self.format or ("parquet" if Path(self.out).suffix == ".parquet" else "jsonl")

@@ -34,27 +34,22 @@ def read_rows(path: str | os.PathLike, fmt: str | None = None) -> list[dict[str,
     """All rows of a table file as dicts. Raises InputError naming the file and line on bad input."""
     path = Path(path)
     if not path.is_file():
-        raise InputError(f"{path}: no such file")
+        raise InputError(f"{path}: {'is a folder, not a file' if path.is_dir() else 'no such file'}")
     fmt = format_of(path, fmt)
     if fmt == "jsonl":
         rows = []
-        with open(path, encoding="utf-8") as fh:
-            for lineno, line in enumerate(fh, 1):
+        with open(path, "rb") as fh:
+            for lineno, raw in enumerate(fh, 1):
+                line = _text(raw, path, lineno)
                 if not line.strip():
                     continue
-                try:
-                    row = json.loads(line)
-                except json.JSONDecodeError as exc:
-                    raise InputError(f"{path}:{lineno}: invalid JSON ({exc.msg})") from None
+                row = _json(line, path, lineno)
                 if not isinstance(row, dict):
                     raise InputError(f"{path}:{lineno}: expected a JSON object, got {type(row).__name__}")
                 rows.append(row)
         return rows
     if fmt == "json":
-        try:
-            data = json.loads(path.read_text(encoding="utf-8"))
-        except json.JSONDecodeError as exc:
-            raise InputError(f"{path}:{exc.lineno}: invalid JSON ({exc.msg})") from None
+        data = _json(_text(path.read_bytes(), path, None), path, None)
         if isinstance(data, dict):  # column-oriented {"col": [...]} as pandas writes it
             data = _columns_to_rows(data, path)
         if not isinstance(data, list) or not all(isinstance(r, dict) for r in data):
@@ -64,9 +59,33 @@ def read_rows(path: str | os.PathLike, fmt: str | None = None) -> list[dict[str,
 
     try:
         frame = pd.read_parquet(path) if fmt == "parquet" else pd.read_csv(path)
+    except pd.errors.EmptyDataError:
+        return []
     except Exception as exc:  # pyarrow/pandas raise many types for corrupt files
-        raise InputError(f"{path}: cannot read {fmt} ({type(exc).__name__}: {exc})") from None
+        raise InputError(f"{path}: cannot read {fmt} ({type(exc).__name__}: {_brief(exc)})") from None
     return [_plain(r) for r in frame.to_dict(orient="records")]
+
+
+def _text(raw: bytes, path: Path, lineno: int | None) -> str:
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        where = f"{path}:{lineno}" if lineno else f"{path}"
+        raise InputError(f"{where}: not UTF-8 text (byte {exc.object[exc.start]:#04x} at offset {exc.start})") from None
+
+
+def _json(text: str, path: Path, lineno: int | None) -> Any:
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise InputError(f"{path}:{lineno or exc.lineno}: invalid JSON ({exc.msg})") from None
+    except RecursionError:   # nesting deeper than Python's parser stack: no record looks like that
+        raise InputError(f"{path}:{lineno or 1}: JSON nested too deeply") from None
+
+
+def _brief(exc: Exception, limit: int = 200) -> str:
+    text = " ".join(str(exc).split())
+    return text if len(text) <= limit else text[:limit] + "..."
 
 
 def _columns_to_rows(data: dict, path: Path) -> list[dict]:
@@ -88,6 +107,39 @@ def _plain(value: Any) -> Any:
     if isinstance(value, float) and value != value:  # NaN from a missing CSV/parquet cell
         return None
     return value
+
+
+def check_output(path: str | os.PathLike, kind: str = "file", what: str = "output") -> Path:
+    """Fail early (InputError) for an output that cannot be written: a folder where a file goes (or the
+    reverse), a file in the way of a folder on the path, or a place the process cannot create files in.
+    Probes by creating and removing a temporary file in the nearest existing folder (permission bits do not
+    tell the truth for root or read-only mounts). Creates nothing that stays."""
+    path = Path(path)
+    if kind == "file" and path.is_dir():
+        raise InputError(f"{path}: {what} is a folder; give a file path")
+    if kind == "dir" and path.exists() and not path.is_dir():
+        raise InputError(f"{path}: {what} exists and is not a folder")
+    folder = path if kind == "dir" else path.parent
+    while not folder.exists():
+        folder = folder.parent
+    if not folder.is_dir():
+        raise InputError(f"{path}: cannot create {what}: {folder} is a file, not a folder")
+    try:
+        with tempfile.NamedTemporaryFile(dir=folder, prefix=".cogbehave-write-check-"):
+            pass
+    except OSError as exc:
+        raise InputError(f"{path}: cannot write {what} in {folder} ({exc.strerror or exc})") from None
+    return path
+
+
+def check_distinct(paths: dict[str, str | os.PathLike]) -> None:
+    """Two outputs of one command must not be the same file (one would silently replace the other)."""
+    seen: dict[Path, str] = {}
+    for name, path in paths.items():
+        resolved = Path(path).expanduser().resolve()
+        if resolved in seen:
+            raise InputError(f"{path}: {seen[resolved]} and {name} are the same file; give them different paths")
+        seen[resolved] = name
 
 
 @contextlib.contextmanager
@@ -137,3 +189,21 @@ def write_json(obj: Any, path: str | os.PathLike) -> Path:
     with atomic_path(path) as tmp:
         tmp.write_text(json.dumps(obj, indent=1, ensure_ascii=False, default=str) + "\n", encoding="utf-8")
     return path
+
+
+def check_resume(record: str | os.PathLike, settings: dict[str, Any], output: str | os.PathLike) -> bool:
+    """The resume guard of an output made in steps: True when `record` (a JSON file beside the output) holds
+    exactly `settings`, False when there is no record yet. An output made with other settings, or without a
+    record, is never silently extended: InputError names the settings that differ."""
+    record = Path(record)
+    if not record.is_file():
+        return False
+    try:
+        before = json.loads(record.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        raise InputError(f"{record}: unreadable settings record of {output}; delete both to start over") from None
+    if before != settings:
+        changed = sorted(k for k in set(before) | set(settings) if before.get(k) != settings.get(k))
+        raise InputError(f"{output}: made with other settings ({', '.join(changed)}); use a new output path, or "
+                         "--overwrite to make it again")
+    return True

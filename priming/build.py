@@ -232,7 +232,7 @@ exit codes: 0 built (or already built), 1 a set failed verification, 2 bad input
     template: str = option("base", "prompt template (chat needs --tokenizer)", choices=TEMPLATES)
     tokenizer: str | None = option(None, "local tokenizer folder: needed for length_matched and the chat "
                                    "template; adds completion_tokens to rows", metavar="PATH")
-    out: str | None = option(None, "output folder")
+    out: str | None = option(None, "output folder", output="dir")
     force: bool = option(False, "rebuild even if the manifest says it is built")
     quiet: bool = option(False, "no progress bars")
 

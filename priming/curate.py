@@ -252,7 +252,7 @@ then: python -m rl.sft --text --data runs/cpt/rich.jsonl ..."""
 
     corpus: list[str] = positional("corpus files or folders (.jsonl/.json/.parquet/.csv/.txt/.md)")
     budget_tokens: int = option(help="size of each set")
-    out: str = option(help="output folder")
+    out: str = option(help="output folder", output="dir")
     text_field: str = option("text", "text column of table files")
     tokenizer: str | None = option(None, "local tokenizer folder to count tokens (default: whitespace words)")
     reformat_qa: bool = option(False, "rewrite documents with a problem and a solution as Question:/Answer: text")

@@ -2,7 +2,7 @@
 
 Each reply is committed the moment it arrives, so a run that is killed keeps everything it finished and a
 re-run asks only for what is missing. SQLite (WAL mode) also lets two processes share one cache file.
-Only successful replies are stored: errors are retried on the next run rather than remembered.
+Only replies the caller accepted are stored: failures and unreadable replies are asked again on the next run.
 """
 from __future__ import annotations
 
@@ -12,6 +12,8 @@ import os
 import sqlite3
 import threading
 from pathlib import Path
+
+from countdown.io import InputError
 
 
 def text_hash(text: str) -> str:
@@ -26,13 +28,20 @@ def cache_key(*parts: str) -> str:
 class ResponseCache:
     def __init__(self, path: str | os.PathLike):
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._lock = threading.Lock()
-        self._db = sqlite3.connect(self.path, check_same_thread=False, timeout=30)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=NORMAL")   # WAL + NORMAL: a committed row survives a killed process
-        self._db.execute("CREATE TABLE IF NOT EXISTS replies (key TEXT PRIMARY KEY, value TEXT NOT NULL, meta TEXT)")
-        self._db.commit()
+        if self.path.is_dir():
+            raise InputError(f"{self.path}: the reply cache is a folder; give a file path")
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._lock = threading.Lock()
+            self._db = sqlite3.connect(self.path, check_same_thread=False, timeout=30)
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=NORMAL")   # WAL + NORMAL: a committed row survives a kill
+            self._db.execute("CREATE TABLE IF NOT EXISTS replies "
+                             "(key TEXT PRIMARY KEY, value TEXT NOT NULL, meta TEXT)")
+            self._db.commit()
+        except (sqlite3.Error, OSError) as exc:
+            raise InputError(f"{self.path}: cannot use as a reply cache ({exc}); give another cache "
+                             "path, or delete the file") from None
 
     def get(self, key: str) -> str | None:
         with self._lock:

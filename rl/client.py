@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import os
 import random
+import re
 import time
 from dataclasses import dataclass
 from typing import Any, Sequence
@@ -63,6 +64,9 @@ class ChatClient:
                  cache: ResponseCache | str | os.PathLike | None = None, seed: int = 0, **default_params: Any):
         if concurrency < 1:
             raise InputError(f"concurrency must be at least 1 (got {concurrency})")
+        if not timeout > 0 or max_retries < 0 or (rpm is not None and rpm < 0):
+            raise InputError(f"timeout must be > 0 s, max_retries >= 0 and rpm >= 0 (got {timeout}, {max_retries}, "
+                             f"{rpm})")
         self.model = model
         self.base_url = base_url or DEFAULT_BASE_URL
         self.api_key_env = api_key_env
@@ -111,7 +115,8 @@ class ChatClient:
 
     async def _send(self, endpoint: str, request: dict[str, Any], read: Any) -> Any:
         """POST `request` to chat.completions or completions with retries; `read(reply)` gives the result
-        (it raises ValueError for a reply without what the caller needs, which is retried like garbage)."""
+        (it raises ValueError for a reply without what the caller needs, which is retried like garbage).
+        `timeout` bounds each whole attempt, however slowly a server sends its body."""
         import openai
 
         state = self._state()
@@ -127,19 +132,19 @@ class ChatClient:
                 self.stats.requests += 1
                 try:
                     api = state.api.chat.completions if endpoint == "chat" else state.api.completions
-                    return read(await api.create(**request))
+                    return read(await asyncio.wait_for(api.create(**request), self.timeout))
                 except openai.APIStatusError as exc:
-                    last_error = f"HTTP {exc.status_code}: {_short(exc.message)}"
+                    last_error = f"HTTP {exc.status_code}: {self._short(exc.message)}"
                     if exc.status_code not in (408, 409, 429) and exc.status_code < 500:
                         self.stats.failures += 1
                         raise ChatError(last_error) from None
                     retry_after = _retry_after(exc)
-                except openai.APITimeoutError:
+                except (openai.APITimeoutError, asyncio.TimeoutError):
                     last_error = f"timeout after {self.timeout:g}s"
                 except openai.APIConnectionError as exc:
-                    last_error = f"connection error: {_short(str(exc))}"
+                    last_error = f"connection error: {self._short(str(exc))}"
                 except (openai.APIResponseValidationError, ValueError, TypeError, AttributeError) as exc:
-                    last_error = f"unreadable reply: {_short(str(exc))}"   # garbage body from the server
+                    last_error = f"unreadable reply: {self._short(str(exc))}"   # garbage body from the server
                 finally:
                     state.in_flight -= 1
             if attempt < self.max_retries:
@@ -148,15 +153,25 @@ class ChatClient:
         raise ChatError(f"{last_error} (gave up after {self.max_retries + 1} attempts)")
 
     async def complete(self, messages: Sequence[dict[str, str]], cache_key: str | None = None,
-                       **params: Any) -> str:
-        """The reply text for a chat request; served from the cache when `cache_key` is stored there."""
+                       accept: Any = None, **params: Any) -> str:
+        """The reply text for a chat request; served from the cache when `cache_key` is stored there.
+
+        `accept(text)` may raise ValueError for a reply the caller cannot use (e.g. no count tag): such a
+        reply is retried like a garbled one and never cached, so a later run asks again."""
         if cache_key is not None and self.cache is not None:
             cached = self.cache.get(cache_key)
             if cached is not None:
                 self.stats.cache_hits += 1
                 return cached
+
+        def read(reply: Any) -> str:
+            content = _message_content(reply)
+            if accept is not None:
+                accept(content)
+            return content
+
         request = {"model": self.model, "messages": list(messages), **self.default_params, **params}
-        content = await self._send("chat", request, _message_content)
+        content = await self._send("chat", request, read)
         if cache_key is not None and self.cache is not None:
             self.cache.put(cache_key, content, {"model": self.model})
         return content
@@ -176,10 +191,10 @@ class ChatClient:
                                max_retries=0) as api:
                 return [m.id for m in api.models.list().data]
         except openai.APIConnectionError as exc:
-            raise InputError(f"{self.base_url}: server unreachable ({_short(str(exc))})") from None
+            raise InputError(f"{self.base_url}: server unreachable ({self._short(str(exc))})") from None
         except openai.APIStatusError as exc:
             raise InputError(f"{self.base_url}: /models answered HTTP {exc.status_code} "
-                             f"({_short(exc.message)})") from None
+                             f"({self._short(exc.message)})") from None
 
     async def gather(self, coroutines: Sequence[Any], progress: bool = False, desc: str = "requests") -> list[Any]:
         """Await coroutines concurrently (the semaphore bounds them), results in order, with a progress bar;
@@ -202,12 +217,13 @@ class ChatClient:
             await self.aclose()
 
     async def complete_many(self, jobs: Sequence[tuple[str | None, Sequence[dict[str, str]]]],
-                            progress: bool = False, desc: str = "requests") -> list[str | ChatError]:
+                            progress: bool = False, desc: str = "requests", accept: Any = None
+                            ) -> list[str | ChatError]:
         """Run (cache_key, messages) jobs concurrently; each result is the reply or its ChatError, in order.
-        Jobs with the same key share one request."""
+        Jobs with the same key share one request; `accept` as in `complete`."""
         async def one(job):
             try:
-                return await self.complete(job[1], cache_key=job[0])
+                return await self.complete(job[1], cache_key=job[0], accept=accept)
             except ChatError as exc:
                 return exc
 
@@ -222,9 +238,13 @@ class ChatClient:
         return [results[first[job[0] if job[0] is not None else ("unkeyed", i)]] for i, job in enumerate(jobs)]
 
     def run(self, jobs: Sequence[tuple[str | None, Sequence[dict[str, str]]]], progress: bool = False,
-            desc: str = "requests") -> list[str | ChatError]:
+            desc: str = "requests", accept: Any = None) -> list[str | ChatError]:
         """Synchronous complete_many (starts its own event loop)."""
-        return asyncio.run(self.complete_many(jobs, progress=progress, desc=desc))
+        return asyncio.run(self.complete_many(jobs, progress=progress, desc=desc, accept=accept))
+
+    def _short(self, text: str) -> str:
+        """An error text fit to store and print: one line, bounded, with no secret in it."""
+        return redact(_short(text), os.environ.get(self.api_key_env))
 
     async def aclose(self) -> None:
         for state in self._states.values():
@@ -245,6 +265,16 @@ def _retry_after(exc: Any) -> float | None:
         return None if value is None else max(0.0, float(value))
     except (AttributeError, ValueError, TypeError):
         return None
+
+
+_SECRET = re.compile(r"(?i)(bearer\s+|api[_-]?key[\"':= ]+)[^\s\"',]+|\bsk-[A-Za-z0-9_\-]{6,}")
+
+
+def redact(text: str, key: str | None = None) -> str:
+    """`text` without the API key or anything shaped like a credential (servers echo keys in 401 messages)."""
+    if key:
+        text = text.replace(key, "[redacted]")
+    return _SECRET.sub(lambda m: (m.group(1) or "") + "[redacted]", text)
 
 
 def _short(text: str, limit: int = 200) -> str:

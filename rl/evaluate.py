@@ -45,7 +45,7 @@ Traces and labels per step go to RUN_DIR/eval/<condition>/; re-running skips fin
     condition: str = option(help="condition name for the results table (e.g. qwen)")
     problems: str = option(help="held-out problems file")
     preset: str = option("paper", f"evaluation preset: {', '.join(preset_names('evaluate'))}")
-    results: str = option("results.csv", "results table to append to (.csv/.parquet/...)")
+    results: str = option("results.csv", "results table to append to (.csv/.parquet/...)", output="file")
     base_model: str | None = option(None, "also evaluate this starting model as step 0")
     split: str | None = option(None, "use only problems of this split")
     num_problems: int | None = option(None, "evaluate only the first N problems")

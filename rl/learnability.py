@@ -94,7 +94,7 @@ The per-problem rates go to OUT's folder as <out>.rates.jsonl; re-running reuses
 
     problems: str = positional("problems file (.jsonl/.parquet/...)")
     model: str = option(help="starting model folder or hub id")
-    out: str = option(help="filtered problems file")
+    out: str = option(help="filtered problems file", output="file")
     k: int = option(8, "samples per problem")
     keep: float = option(0.5, "share (<=1) or count (>1) of problems to keep")
     max_tokens: int = option(1024, "new-token limit per sample")
@@ -102,8 +102,8 @@ The per-problem rates go to OUT's folder as <out>.rates.jsonl; re-running reuses
     seed: int = option(0, "run seed")
 
     def validate(self) -> None:
-        if self.k < 1:
-            raise InputError(f"--k must be >= 1 (got {self.k})")
+        if self.k < 2:   # one sample gives p in {0, 1}: p(1-p) is 0 for every problem, nothing to rank
+            raise InputError(f"--k must be >= 2 (got {self.k})")
         keep_count(1, self.keep)
         super().validate()
 

@@ -22,7 +22,7 @@ from typing import Any, Sequence
 
 from countdown.cli import CommandConfig, Options, option, positional, run_cli
 from countdown.data import require_problems
-from countdown.io import FORMATS, InputError, read_rows, write_rows
+from countdown.io import FORMATS, InputError, check_resume, read_rows, write_json, write_rows
 from countdown.prompts import TEMPLATES, render_prompt
 from countdown.records import Problem, Trace
 from countdown.reward import score
@@ -84,6 +84,9 @@ class Throughput:
                 f"{self.seconds:.1f} s: {self.prompts / s:.2f} prompts/s, {self.completion_tokens / s:.1f} tokens/s")
 
 
+SETTINGS = "settings.json"   # a sweep folder's settings record; a single output's is <out>.settings.json
+
+
 def problem_seed(seed: int, problem_id: str) -> int:
     """A per-problem seed that depends only on the run seed and the problem id (not on batch or order)."""
     digest = hashlib.sha256(f"{seed}:{problem_id}".encode()).digest()
@@ -138,8 +141,11 @@ def sample(problems: Sequence[Problem], model: Any, backend: str = "auto", sampl
 
 def sweep(problems: Sequence[Problem], run_dir: str | Path, out_dir: str | Path, backend: str = "auto",
           sampling: Sampling | None = None, template: str = "base", condition: str | None = None,
-          fmt: str = "jsonl", **backend_opts: Any) -> tuple[list[Path], Throughput]:
-    """Sample each checkpoint of run_dir on the same problems into out_dir/step_N.<fmt>; skip existing files."""
+          fmt: str = "jsonl", settings: dict[str, Any] | None = None, overwrite: bool = False,
+          **backend_opts: Any) -> tuple[list[Path], Throughput]:
+    """Sample each checkpoint of run_dir on the same problems into out_dir/step_N.<fmt>, skipping steps already
+    written. out_dir/settings.json records how (`settings`; default: the sampling, template and condition):
+    a sweep with other settings refuses to add to it."""
     sampling = sampling or Sampling()
     if resolve_kind(backend, None) == "openai":
         raise InputError("a checkpoint sweep loads each checkpoint itself; use --backend vllm or hf")
@@ -147,12 +153,18 @@ def sweep(problems: Sequence[Problem], run_dir: str | Path, out_dir: str | Path,
     if not checkpoints:
         raise InputError(f"{run_dir}: no global_step_* or checkpoint-* folders with a config.json")
     out_dir = Path(out_dir)
+    settings = settings or {"sampling": sampling.to_dict(), "template": template, "condition": condition,
+                            "format": fmt}
+    done = not overwrite and check_resume(out_dir / SETTINGS, settings, out_dir)
+    if not done and not overwrite and any(out_dir.glob(f"step_*.{fmt}")):
+        raise InputError(f"{out_dir}: holds step files but no {SETTINGS}; use a new --out-dir, or --overwrite")
+    write_json(settings, out_dir / SETTINGS)
     total = Throughput()
     paths = []
     for step, model_dir in checkpoints:
         path = out_dir / f"step_{step}.{fmt}"
         paths.append(path)
-        if path.exists():
+        if path.exists() and not overwrite and read_rows(path):   # an empty file is not a finished step
             print(f"step {step}: {path} exists, skipped", file=sys.stderr)
             continue
         with load_backend(str(model_dir), backend, seed=sampling.seed, **backend_opts) as engine:
@@ -189,9 +201,11 @@ class RolloutConfig(Sampling, BackendOptions, CommandConfig):
     condition: str | None = option(None, "condition name recorded on every trace (e.g. qwen, llama-primed)")
     step: int | None = option(None, "training step recorded on every trace (single model)")
     run_dir: str | None = option(None, "sweep: sample every global_step_*/checkpoint-* under this folder")
-    out_dir: str | None = option(None, "sweep: one file per step goes here (existing steps are skipped)")
+    out_dir: str | None = option(None, "sweep: one file per step goes here (existing steps are skipped)",
+                                 output="dir")
     format: str = option("jsonl", "sweep file format", choices=FORMATS)
-    out: str | None = option(None, "output traces file (.jsonl/.parquet/...); in a sweep, all steps together")
+    out: str | None = option(None, "output traces file (.jsonl/.parquet/...); in a sweep, all steps together",
+                             output="file")
     overwrite: bool = option(False, "re-sample even if --out already exists")
 
     def validate(self) -> None:
@@ -200,23 +214,40 @@ class RolloutConfig(Sampling, BackendOptions, CommandConfig):
                 raise InputError("--run-dir needs --out-dir (one traces file per checkpoint step)")
             if self.base_url or self.backend == "openai":
                 raise InputError("a checkpoint sweep loads each checkpoint itself; drop --base-url (use vllm or hf)")
+        elif self.out_dir:
+            raise InputError("--out-dir is for a checkpoint sweep: give --run-dir too, or use --out")
         elif not self.out:
             raise InputError("--out is required")
+        if self.limit is not None and self.limit < 1:
+            raise InputError(f"--limit must be >= 1 (got {self.limit})")
         super().validate()
+
+    def settings(self) -> dict[str, Any]:
+        """What the traces depend on: an existing output made otherwise is never extended or reused."""
+        problems = str(Path(self.problems).resolve())
+        source = {"run_dir": str(Path(self.run_dir).resolve())} if self.run_dir else {"model": self.model}
+        return {"problems": problems, "split": self.split, "limit": self.limit, **source,
+                "backend": self.backend_kind(), "template": self.template, "condition": self.condition,
+                "step": self.step, "sampling": self.sampling().to_dict(), "format": self.format}
 
 
 def main(argv: list[str] | None = None) -> int:
     config = RolloutConfig.parse(argv)
     sampling = config.sampling()
     kind = config.backend_kind()
-    if config.out and Path(config.out).exists() and not config.overwrite:
-        print(f"{config.out} exists; nothing to do (pass --overwrite to re-sample)", file=sys.stderr)
-        return 0
     problems = require_problems(config.problems, config.split)[: config.limit]
+    record = Path(f"{config.out}.settings.json") if config.out else None
+    if config.out and not config.overwrite and Path(config.out).exists() and read_rows(config.out):
+        if config.run_dir or check_resume(record, config.settings(), config.out):
+            print(f"{config.out} exists; nothing to do (pass --overwrite to re-sample)", file=sys.stderr)
+            return 0
+        raise InputError(f"{config.out}: exists without a settings record ({record.name}); use a new --out, or "
+                         "--overwrite to re-sample")
 
     if config.run_dir:
         paths, stats = sweep(problems, config.run_dir, config.out_dir, config.backend, sampling, config.template,
-                             config.condition, config.format, **config.backend_opts())
+                             config.condition, config.format, settings=config.settings(),
+                             overwrite=config.overwrite, **config.backend_opts())
         if config.out:
             write_rows([row for p in paths for row in read_rows(p)], config.out)
     else:
@@ -226,6 +257,7 @@ def main(argv: list[str] | None = None) -> int:
             traces, stats = generate_traces(problems, engine, sampling, config.template, config.step,
                                             config.condition)
         write_rows([t.to_dict() for t in traces], config.out)
+        write_json(config.settings(), record)
         print(f"{_accuracy(traces)} -> {config.out}", file=sys.stderr)
     print(f"throughput: {stats.summary()}", file=sys.stderr)
     return 0

@@ -43,7 +43,7 @@ A finished output folder (with sft_summary.json) is left alone on re-run."""
 
     model: str = option(help="model folder or hub id to start from")
     data: str = option(help="priming set (.jsonl/.json/.parquet/.csv)")
-    out: str = option(help="output folder for the fine-tuned model")
+    out: str = option(help="output folder for the fine-tuned model", output="dir")
     text: bool = option(False, "plain causal-LM training on the 'text' column")
     preset: str = option("paper", f"hyperparameter preset: {', '.join(preset_names('sft'))}")
     epochs: float = option(5.0, "passes over the data")

@@ -192,7 +192,7 @@ class TinyConfig(CommandConfig):
   python -m rl.tiny --out models/tiny-qwen2
   python -m rl.tiny --out models/small-llama --arch llama --size small --seed 1"""
 
-    out: str = option(help="output model folder")
+    out: str = option(help="output model folder", output="dir")
     arch: str = option("qwen2", "model architecture", choices=ARCHS)
     size: str = option("tiny", "model size", choices=tuple(SIZES))
     seed: int = option(0, "seed of the tokenizer corpus and the weights")

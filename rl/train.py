@@ -49,7 +49,7 @@ presets: (YAML files in configs/train/; any flag overrides them)
   tiny:  6 steps, 4 prompts x 4 samples, 48-token completions, temperature 0.7, checkpoint every 3 steps (CPU)"""
 
     model: str = option(help="starting model folder or hub id")
-    out: str = option(help="run folder (checkpoints, metrics.jsonl, run_info.json)")
+    out: str = option(help="run folder (checkpoints, metrics.jsonl, run_info.json)", output="dir")
     preset: str = option("paper", f"hyperparameter preset: {', '.join(preset_names('train'))}")
     problems: str | None = option(None, "training problems file (default: generate --num-problems)")
     split: str | None = option(None, "use only problems of this split from --problems")

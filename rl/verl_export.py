@@ -159,7 +159,7 @@ class ExportConfig(CommandConfig):
       --test-problems test.jsonl
 defaults: {DEFAULT_TRAIN} train problems (15 epochs of 256 ~ 250 steps), {DEFAULT_TEST} test."""
 
-    out: str = option(help="output folder")
+    out: str = option(help="output folder", output="dir")
     train: int = option(DEFAULT_TRAIN, "train problems to generate")
     test: int = option(DEFAULT_TEST, "test problems to generate")
     problem_preset: str = option("tinyzero", "countdown.generate preset for generated problems",

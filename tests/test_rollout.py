@@ -100,8 +100,11 @@ def test_sweep_writes_one_file_per_step_and_resumes(tmp_path, tiny_model_dir, ti
     assert rows[0]["trace_id"].startswith(f"{run}@10/")
     paths[0].unlink()  # only the missing step is sampled again
     before = paths[1].stat().st_mtime_ns
-    _, again = sweep(tiny_problems[:2], run, out, backend="hf", sampling=sampling, threads=1)
+    _, again = sweep(tiny_problems[:2], run, out, backend="hf", sampling=sampling, condition="c", threads=1)
     assert again.steps == [2] and paths[1].stat().st_mtime_ns == before
+    # a re-run with other sampling settings must not add its steps to this folder
+    with pytest.raises(InputError, match="made with other settings .*sampling"):
+        sweep(tiny_problems[:2], run, out, backend="hf", sampling=Sampling(n=1, max_tokens=7), condition="c")
 
 
 def _cli(*args, timeout=180):
@@ -129,7 +132,7 @@ def test_cli_sweep_writes_steps_and_combined_file(tmp_path, tiny_model_dir, tiny
             "--max-tokens", 4, "--condition", "swept", "--out", tmp_path / "all.jsonl")
     res = _cli(*args)
     assert res.returncode == 0, res.stderr
-    assert sorted(p.name for p in (tmp_path / "steps").iterdir()) == ["step_1.jsonl", "step_4.jsonl"]
+    assert sorted(p.name for p in (tmp_path / "steps").glob("step_*")) == ["step_1.jsonl", "step_4.jsonl"]
     rows = read_rows(tmp_path / "all.jsonl")
     assert [r["step"] for r in rows] == [1, 1, 4, 4] and {r["condition"] for r in rows} == {"swept"}
     (tmp_path / "all.jsonl").unlink()
