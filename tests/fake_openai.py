@@ -1,7 +1,10 @@
-"""A loopback HTTP server that speaks the OpenAI chat-completions wire format, for tests.
+"""A loopback HTTP server that speaks the OpenAI wire format (chat completions, text completions, models),
+for tests.
 
 It stands in for a paid API: replies are scripted by a function of the request, failures can be injected
-(429 with Retry-After, 500, a hang past the client's timeout, a garbage body), and every request is counted.
+(429 with Retry-After, 500, a hang past the client's timeout, a body trickled out slowly, a garbage body, a
+401 that echoes the caller's key), and every request is counted. A text-completions request (`prompt`
+instead of `messages`) gets `n` choices, each the scripted reply.
 
     with FakeOpenAI(reply=lambda req: "<count>2</count>") as server:
         client = ChatClient(model="fake", base_url=server.base_url)
@@ -23,7 +26,8 @@ from typing import Any, Callable
 
 @dataclass
 class Fail:
-    """An injected failure: kind is "429", "500", "hang" (sleep `seconds` then 500) or "garbage"."""
+    """An injected failure: kind is "429", "500", "400", "hang" (sleep `seconds` then 500), "trickle" (a valid
+    200 reply sent one byte every `seconds`), "garbage", or "echo-key" (401 quoting the Authorization header)."""
 
     kind: str
     retry_after: float | None = 0.0
@@ -84,7 +88,7 @@ class FakeOpenAI:
             def do_POST(self) -> None:
                 length = int(self.headers.get("content-length") or 0)
                 body = self.rfile.read(length)
-                if not self.path.rstrip("/").endswith("/chat/completions"):
+                if not self.path.rstrip("/").endswith("/completions"):
                     self._json(404, {"error": {"message": "not found", "type": "invalid_request_error"}})
                     return
                 request = json.loads(body or b"{}")
@@ -95,7 +99,7 @@ class FakeOpenAI:
                     fake.max_in_flight = max(fake.max_in_flight, fake.in_flight)
                     queued = fake._queued.pop(0) if fake._queued else None
                 try:
-                    fake._answer(self, request, queued)
+                    fake._answer(self, request, queued, self.headers.get("authorization", ""))
                 finally:
                     with fake._lock:
                         fake.in_flight -= 1
@@ -135,13 +139,24 @@ class FakeOpenAI:
         self.stop()
 
     # ------------------------------------------------------------ replies
-    def _answer(self, handler: Any, request: dict[str, Any], queued: Fail | None) -> None:
+    def _answer(self, handler: Any, request: dict[str, Any], queued: Fail | None, authorization: str) -> None:
         outcome = queued if queued is not None else self.reply(request)
         if isinstance(outcome, Fail):
-            self._fail(handler, outcome)
+            self._fail(handler, outcome, authorization)
             return
         if self.delay:
             time.sleep(self.delay)
+        if "prompt" in request:   # the legacy completions endpoint (base-model sampling)
+            n = int(request.get("n") or 1)
+            handler._json(200, {
+                "id": f"cmpl-fake-{len(self.requests)}", "object": "text_completion", "created": int(time.time()),
+                "model": request.get("model", self.model),
+                "choices": [{"index": i, "text": outcome, "finish_reason": "stop", "logprobs": None}
+                            for i in range(n)],
+                "usage": {"prompt_tokens": len(request["prompt"]) // 4, "completion_tokens": n * len(outcome) // 4,
+                          "total_tokens": (len(request["prompt"]) + n * len(outcome)) // 4},
+            })
+            return
         prompt_chars = sum(len(m.get("content") or "") for m in request.get("messages", []))
         handler._json(200, {
             "id": f"chatcmpl-fake-{len(self.requests)}", "object": "chat.completion", "created": int(time.time()),
@@ -153,7 +168,27 @@ class FakeOpenAI:
         })
 
     @staticmethod
-    def _fail(handler: Any, fail: Fail) -> None:
+    def _fail(handler: Any, fail: Fail, authorization: str = "") -> None:
+        if fail.kind == "trickle":
+            body = json.dumps({"id": "chatcmpl-slow", "object": "chat.completion", "created": 0, "model": "fake",
+                               "choices": [{"index": 0, "finish_reason": "stop",
+                                            "message": {"role": "assistant", "content": "<count>1</count>"}}]}).encode()
+            handler.send_response(200)
+            handler.send_header("content-type", "application/json")
+            handler.send_header("content-length", str(len(body)))
+            handler.end_headers()
+            try:
+                for byte in body:
+                    handler.wfile.write(bytes([byte]))
+                    handler.wfile.flush()
+                    time.sleep(fail.seconds)
+            except (BrokenPipeError, ConnectionResetError):
+                pass
+            return
+        if fail.kind == "echo-key":
+            handler._json(401, {"error": {"message": f"Incorrect API key provided: {authorization}",
+                                          "type": "invalid_request_error"}})
+            return
         if fail.kind == "429":
             headers = {} if fail.retry_after is None else {"retry-after": str(fail.retry_after)}
             handler._json(429, {"error": {"message": "rate limited (fake)", "type": "rate_limit_error"}}, headers)

@@ -267,7 +267,8 @@ def test_cli_bad_input_exits_2_and_writes_nothing(tmp_path, make_bad):
 
 
 def test_reads_the_manifest_priming_build_writes(tmp_path):
-    build = pytest.importorskip("priming.build")
+    from priming import build
+
     assert build.main(["--condition", "all_strategies", "--condition", "incorrect_only", "--num", "40",
                        "--preset", "tiny", "--out", str(tmp_path), "--quiet"]) == 0
     sets = {s.condition: s for s in figures.read_priming_manifest(tmp_path / "manifest.json")}

@@ -103,7 +103,8 @@ def test_rows_are_sft_ready(built):
             assert completion.split("</think>")[1].strip().startswith("<answer>")
     empty = rows_of(built, "empty_cot")[0]["completion"]
     assert empty.split("</think>")[0].strip() == ""
-    datasets = pytest.importorskip("datasets")
+    import datasets
+
     ds = datasets.load_dataset("parquet", data_files=str(built / "all_strategies.parquet"), split="train")
     assert {"prompt", "completion"} <= set(ds.column_names) and len(ds) == N
 

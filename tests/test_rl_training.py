@@ -177,28 +177,18 @@ def test_learnability_filter_keeps_mixed_success_problems(sft_run, tiny_problems
 
 def test_evaluate_with_llm_judge_on_a_sample(grpo_run, tiny_problems, tmp_path, monkeypatch):
     """--judge llm against the loopback fake server: behaviors from the judged sample, accuracy from all traces."""
-    import shutil
-    import sys
-    from pathlib import Path
-
-    sys.path.insert(0, str(Path(__file__).parent))
     from fake_openai import FakeOpenAI
 
     from rl.evaluate import main
 
     problems = tmp_path / "test.jsonl"
     write_rows([p.to_dict() for p in tiny_problems], problems)
-    eval_dir = tmp_path / "eval"
-    eval_dir.mkdir()
-    rules_dir = grpo_run / "eval" / "tiny"
-    if not (rules_dir / "step_000004.traces.jsonl").is_file():
-        pytest.skip("needs the traces of test_evaluate_writes_one_row_per_checkpoint_and_resumes")
-    for src in rules_dir.glob("step_*.traces.jsonl"):  # sampled already: this run only judges
-        shutil.copy(src, eval_dir / src.name)
+    eval_dir = tmp_path / "eval"   # samples of its own: the test does not depend on another test's files
     monkeypatch.setenv("FAKE_JUDGE_KEY", "sk-test")
     results = tmp_path / "results.parquet"
     with FakeOpenAI(reply=lambda request: "<count>2</count>") as server:
         assert main([str(grpo_run), "--condition", "tiny-llm", "--problems", str(problems), "--backend", "hf",
+                     "--max-tokens", "16", "--num-samples", "2",
                      "--results", str(results), "--eval-dir", str(eval_dir), "--judge", "llm", "--judge-sample", "3",
                      "--judge-model", "fake", "--judge-base-url", server.base_url, "--judge-api-key-env",
                      "FAKE_JUDGE_KEY", "--judge-cache", str(tmp_path / "cache.sqlite")]) == 0

@@ -12,8 +12,9 @@ import time
 import urllib.request
 
 import pytest
+from conftest import require_vllm
 
-pytest.importorskip("vllm")
+require_vllm()
 
 from countdown.io import InputError, read_rows, write_rows  # noqa: E402
 from countdown.records import Problem  # noqa: E402
