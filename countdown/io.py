@@ -161,21 +161,21 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
 
 
 def write_rows(rows: Iterable[dict[str, Any]], path: str | os.PathLike, fmt: str | None = None) -> Path:
-    """Write rows to `path` atomically in the format its extension (or `fmt`) names."""
+    """Write rows to `path` atomically in the format its extension (or `fmt`) names. JSONL rows are streamed
+    (a generator is consumed while the file is written); the table formats need all rows at once."""
     path = Path(path)
     fmt = format_of(path, fmt)
-    rows = list(rows)
     with atomic_path(path) as tmp:
         if fmt == "jsonl":
             with open(tmp, "w", encoding="utf-8") as fh:
                 for row in rows:
                     fh.write(json.dumps(row, ensure_ascii=False) + "\n")
         elif fmt == "json":
-            tmp.write_text(json.dumps(rows, ensure_ascii=False, indent=1), encoding="utf-8")
+            tmp.write_text(json.dumps(list(rows), ensure_ascii=False, indent=1), encoding="utf-8")
         else:
             import pandas as pd
 
-            frame = pd.DataFrame(rows)
+            frame = pd.DataFrame(list(rows))
             if fmt == "parquet":
                 frame.to_parquet(tmp, index=False)
             else:
