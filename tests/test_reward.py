@@ -59,6 +59,7 @@ def test_table(completion, status, expected):
     result = grade(completion, NUMS, TARGET)
     assert result.status == status
     assert score(completion, NUMS, TARGET) == expected
+    assert score(completion, NUMS, TARGET) == expected
     assert result.correct == (status == "correct")
 
 
