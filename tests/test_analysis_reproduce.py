@@ -53,6 +53,29 @@ def test_smoke_spine_produces_tables_figures_and_report(smoke_run):
 
 
 @pytest.mark.slow
+def test_smoke_results_are_the_traces_and_labels_it_kept(smoke_run):
+    """Each results row is recomputed from the evaluated traces and their labels, not read back from itself."""
+    from countdown.records import BEHAVIORS, RESULTS_BEHAVIOR_COLUMNS
+    from countdown.reward import score
+    from rl.evaluate import step_files
+
+    out = smoke_run
+    for c in ReproduceConfig.from_preset("smoke", out=str(out)).conditions:
+        for row in read_rows(out / "results" / f"{c}.csv"):
+            traces_path, labels_path = step_files(reproduce.eval_dir(out, c), row["step"])
+            traces, labels = read_rows(traces_path), read_rows(labels_path)
+            rewards = [score(t["completion"], t["numbers"], t["target"]) for t in traces]
+            assert [t["reward"] for t in traces] == rewards               # stored rewards are the reward's
+            assert row["accuracy"] == pytest.approx(sum(r == 1.0 for r in rewards) / len(rewards))
+            lengths = [len(t["completion"]) for t in traces]
+            assert row["response_length"] == pytest.approx(sum(lengths) / len(lengths))
+            for behavior in BEHAVIORS:
+                avg, total = RESULTS_BEHAVIOR_COLUMNS[behavior]
+                counts = [lab[behavior] for lab in labels]
+                assert row[total] == sum(counts) and row[avg] == pytest.approx(sum(counts) / len(counts))
+
+
+@pytest.mark.slow
 def test_rerun_skips_finished_stages(smoke_run, capsys):
     before = (smoke_run / "report.md").stat().st_mtime_ns
     assert reproduce.main(["--preset", "smoke", "--out", str(smoke_run)]) == 0

@@ -107,12 +107,9 @@ def test_agreement_on_a_hand_made_pair(tmp_path, capsys):
     v = table["verification"]
     # presence A = [0,1,1,0], B = [0,1,0,0]: 3/4 agree; pe = .5*.25 + .5*.75 = .5; kappa = (.75-.5)/.5
     assert v["n"] == 4 and v["presence_accuracy"] == 0.75 and v["kappa"] == pytest.approx(0.5)
-    # counts A = [0,1,2,0], B = [0,2,0,0]: pearson = 0.5 / sqrt(2.75 * 3) ... computed by hand below
-    xs, ys = [0, 1, 2, 0], [0, 2, 0, 0]
-    mx, my = 0.75, 0.5
-    sxy = sum((x - mx) * (y - my) for x, y in zip(xs, ys))
-    expected = sxy / (sum((x - mx) ** 2 for x in xs) * sum((y - my) ** 2 for y in ys)) ** 0.5
-    assert v["count_pearson"] == pytest.approx(expected)
+    # counts A = [0,1,2,0], B = [0,2,0,0] by hand: means .75 and .5; sum of co-deviations .375 + .375 - .625
+    # + .375 = .5; squared deviations 2.75 and 3; r = .5 / sqrt(8.25) = 0.17408
+    assert v["count_pearson"] == pytest.approx(0.174077656, abs=1e-8)
     assert table["backtracking"]["kappa"] is None and table["backtracking"]["presence_accuracy"] == 1.0
     assert table["backward_chaining"]["n"] == 3 and table["backward_chaining"]["count_pearson"] == pytest.approx(1.0)
     pa, pb = tmp_path / "a.jsonl", tmp_path / "b.jsonl"
