@@ -27,6 +27,8 @@ FIGURE_CAPTIONS = {
     "final_accuracy": "Accuracy at the first and last checkpoint per condition; correct vs incorrect-only "
                       "priming side by side.",
     "continued_pretraining": "Behavior-rich vs behavior-minimal continued pretraining.",
+    "corpus_behaviors": "Behavior frequency in the curated corpus and its behavior-rich and behavior-minimal sets "
+                        "(share of documents showing each behavior, from priming.curate manifests).",
 }
 
 
@@ -81,6 +83,27 @@ def paper_table(conditions: Sequence[str] | None = None) -> str:
     return "\n".join(lines)
 
 
+JUDGE_FAILED_LIMIT = 0.01   # a checkpoint whose judge failed more than this share of its judgments is flagged
+
+
+def judge_failure_notes(frame: pd.DataFrame) -> list[str]:
+    """A warning per checkpoint whose judge failed more than 1% of its behavior judgments (one per judged
+    trace and behavior), from the optional `judged` / `judge_failed` columns; tables without them give none."""
+    if not {"judged", "judge_failed"} <= set(frame.columns):
+        return []
+    notes = []
+    for row in frame.itertuples():
+        judged, failed = pd.to_numeric(row.judged, errors="coerce"), pd.to_numeric(row.judge_failed, errors="coerce")
+        if not judged > 0 or pd.isna(failed):
+            continue
+        share = failed / (judged * len(BEHAVIORS))
+        if share > JUDGE_FAILED_LIMIT:
+            notes.append(f"**judge failures**: {row.condition} step {row.step}: {int(failed)} of "
+                         f"{int(judged) * len(BEHAVIORS)} behavior judgments failed ({share:.1%}, more than "
+                         f"{JUDGE_FAILED_LIMIT:.0%}); its behavior counts rest on the judgments that succeeded.")
+    return notes
+
+
 def render_report(frame: pd.DataFrame, figures: Sequence = (), report_dir: Path | None = None,
                   title: str = "Results report", outcome: str | None = None, paper_reference: bool = True,
                   sources: Sequence[str] = (), notes: Sequence[str] = ()) -> str:
@@ -113,6 +136,7 @@ def render_report(frame: pd.DataFrame, figures: Sequence = (), report_dir: Path 
                   f"{paper_numbers.PAPER}, held-out Countdown accuracy at RL step 0 and step "
                   f"{paper_numbers.PAPER_FINAL_STEP} (3B models, 250 PPO steps on GPUs):", "",
                   paper_table(matched if matched else None), ""]
+    notes = [*judge_failure_notes(frame), *notes]
     if notes:
         parts += ["## Notes", ""] + [f"- {n}" for n in notes] + [""]
     if sources:

@@ -3,7 +3,10 @@
 One row per group (by default condition x step) with the columns of countdown.records.RESULTS_COLUMNS:
 avg_* is the mean count over the traces whose label for that behavior is not null (a judge failure is left
 out, never read as 0), total_* the sum over those traces, accuracy the share of traces with reward 1.0
-(or `correct` when there is no reward), response_length the mean completion length in characters.
+(or `correct` when there is no reward), response_length the mean completion length in characters. Every row
+also records `judged` (traces with a label: the judged sample, when one was drawn) and `judge_failed` (behavior
+judgments among them, one per trace and behavior, that the judge could not give), countdown.records'
+RESULTS_JUDGE_COLUMNS.
 """
 from __future__ import annotations
 
@@ -46,7 +49,8 @@ def _sort_key(key: tuple) -> tuple:
 def results_table(trace_rows: Iterable[dict[str, Any]], labels: Iterable[BehaviorLabel | dict[str, Any]],
                   group_by: Sequence[str] = ("condition", "step"), text_field: str = "completion",
                   with_counts: bool = False) -> list[dict[str, Any]]:
-    """Rows in RESULTS_COLUMNS order (plus any group_by column the schema lacks, first), sorted by group.
+    """Rows in RESULTS_COLUMNS order (plus any group_by column the schema lacks, first), then
+    RESULTS_JUDGE_COLUMNS, sorted by group.
 
     with_counts adds `num_traces` and, per behavior, `failed_<behavior>` (labels that are null).
     """
@@ -69,6 +73,9 @@ def results_table(trace_rows: Iterable[dict[str, Any]], labels: Iterable[Behavio
         successes = [s for row, _ in members if (s := _success(row)) is not None]
         result["accuracy"] = _mean(successes)
         result["response_length"] = _mean([len(row.get(text_field) or "") for row, _ in members])
+        labelled = [lab for _, lab in members if lab]
+        result["judged"] = len(labelled)
+        result["judge_failed"] = sum(lab.get(b) is None for lab in labelled for b in BEHAVIORS)
         if with_counts:
             result["num_traces"] = len(members)
             for behavior in BEHAVIORS:

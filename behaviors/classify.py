@@ -61,8 +61,10 @@ class ClassifyConfig(JudgeOptions, CommandConfig):
 
     epilog = """examples:
   python -m behaviors.classify traces.jsonl --judge rules --out labeled.jsonl
-  python -m behaviors.classify traces.parquet --judge llm --judge-mode combined --out labeled.jsonl \\
-      --group-by condition,step --judge-sample 200 --results results.csv
+  python -m behaviors.classify traces.parquet --judge llm --out labeled.jsonl \\
+      --group-by condition,step --results results.csv     # paper protocol, 200 traces per group
+  python -m behaviors.classify traces.jsonl --judge llm --judge-protocol combined --judge-sample 0 \\
+      --out labeled.jsonl                                    # one cheap request per trace, every trace
   # a local vLLM server as the judge (no key needed):
   python -m behaviors.classify traces.jsonl --judge llm --judge-base-url http://localhost:8000/v1 \\
       --judge-model Qwen/Qwen2.5-7B-Instruct --out labeled.jsonl
@@ -104,7 +106,8 @@ def main(argv: list[str] | None = None) -> int:
     missing = [c for c in group_by if all(c not in r for r in rows)]
     if missing:
         raise InputError(f"{config.input}: --group-by column(s) not in the input: {', '.join(missing)}")
-    rows = sample_rows(rows, config.judge_sample, group_by, config.seed)
+    total, sample = len(rows), config.sample_size()
+    rows = sample_rows(rows, sample, group_by, config.seed)
     judge = config.make_judge(config.seed)
     judged = label_rows(rows, judge, text_field=config.text_field, variant=config.variant,
                         progress=sys.stderr.isatty(), source=config.input)
@@ -114,6 +117,9 @@ def main(argv: list[str] | None = None) -> int:
     if results_path is not None:
         write_rows(results_table(rows, labels, group_by=group_by, text_field=config.text_field), results_path)
     print(format_summary(labels))
+    if len(rows) < total:
+        print(f"judged a seeded sample of {len(rows)} of {total} traces (at most {sample} per "
+              f"{'group' if group_by else 'file'}, --seed {config.seed}; --judge-sample 0 judges all)")
     client = getattr(judge, "client", None)
     if client is not None:
         s = client.stats

@@ -4,12 +4,14 @@ Each gold row has `id`, `numbers`, `target`, `completion`, `style`, `split` (dev
 counts labelled by hand from the definitions in behaviors/taxonomy.py, and an optional `note`. How the traces
 were written and labelled is in behaviors/gold/README.md.
 
-    from behaviors.gold import load_gold, rule_labels, score_against_gold
+    from behaviors.gold import load_gold, rule_labels
+    from behaviors.agreement import score_against_gold
     gold = load_gold()
     table = score_against_gold(rule_labels(gold), gold)      # per behavior: n, presence accuracy, kappa, pearson
 
-Scoring reuses behaviors.agreement: presence accuracy (both >= 1 or both 0), Cohen's kappa on presence and the
-Pearson correlation of counts, over the gold rows the judge labelled (joined on id; a null count is left out).
+Scoring lives in behaviors.agreement (`score_against_gold`, and `python -m behaviors.agreement --gold` for any
+judge): presence accuracy (both >= 1 or both 0), Cohen's kappa on presence and the Pearson correlation of
+counts, over the gold rows the judge labelled (joined on id; a null count is left out).
 """
 from __future__ import annotations
 
@@ -19,8 +21,6 @@ from pathlib import Path
 from typing import Any, Iterable, Sequence
 
 from countdown.records import BEHAVIORS
-
-from .agreement import agreement
 
 GOLD_PATH = Path(__file__).resolve().parent / "gold" / "countdown_gold.jsonl"
 SPLITS = ("dev", "holdout")
@@ -70,24 +70,3 @@ def rule_labels(rows: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
     from .rules import count_behaviors
 
     return [{"id": r["id"], **count_behaviors(r["completion"], list(r["numbers"]), int(r["target"]))} for r in rows]
-
-
-def score_against_gold(labels_rows: Sequence[dict[str, Any]], gold_rows: Sequence[dict[str, Any]]
-                       ) -> dict[str, dict[str, Any]]:
-    """Per behavior: n, presence_accuracy, kappa, pearson (None when undefined), mean_judge, mean_gold.
-
-    `labels_rows` are a judge's rows keyed by `id` (or `trace_id`, as behaviors.classify writes them); only
-    gold rows with a label count. Kappa and Pearson are None when either side is constant."""
-    def keyed(rows, key_order):
-        out = []
-        for r in rows:
-            key = next((r[k] for k in key_order if r.get(k) is not None), None)
-            out.append({**r, "trace_id": key})
-        return out
-
-    judge = keyed(labels_rows, ("id", "trace_id"))
-    gold = keyed(gold_rows, ("id",))
-    table = agreement(judge, gold)
-    return {t["behavior"]: {"n": t["n"], "presence_accuracy": t["presence_accuracy"], "kappa": t["kappa"],
-                            "pearson": t["count_pearson"], "mean_judge": t["mean_a"], "mean_gold": t["mean_b"]}
-            for t in table}

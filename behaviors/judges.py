@@ -9,7 +9,9 @@ general-text variant's has_problem / has_solution). Two judges are registered: `
 behaviors.rules) and `llm` (any OpenAI-compatible model, behaviors.llm_judge). `register_judge` adds more.
 
 `JudgeOptions` is the one set of judge options, shared by every command that judges (classify, curate,
-evaluate, reproduce): the judge's name, how many traces per group it sees, and the LLM judge's settings.
+evaluate, reproduce, agreement): the judge's name, how many traces per group it sees (by default 200 per
+checkpoint for the LLM judge, as in the paper, and every trace for the rule judge), and the LLM judge's
+protocol and settings.
 """
 from __future__ import annotations
 
@@ -24,7 +26,7 @@ from countdown.io import InputError
 from countdown.records import BEHAVIORS, BehaviorLabel
 
 from .interface import Item, Judge, Judged
-from .prompts import MODES
+from .prompts import PROTOCOLS
 
 DEFAULT_CACHE = Path(os.environ.get("COGBEHAVE_CACHE", Path.home() / ".cache" / "cogbehave")) / "judge.sqlite"
 VARIANTS = ("auto", "countdown", "text")
@@ -33,12 +35,15 @@ VARIANTS = ("auto", "countdown", "text")
 # ---------------------------------------------------------------------------------------------- registry
 
 JUDGES: dict[str, Callable[..., Judge]] = {}
+DEFAULT_SAMPLE: dict[str, int] = {}   # judge name -> traces judged per group unless --judge-sample says (0 = all)
 
 
-def register_judge(name: str) -> Callable:
-    """Decorator: `factory(options, seed, default_cache) -> Judge` becomes available as `--judge NAME`."""
+def register_judge(name: str, default_sample: int = 0) -> Callable:
+    """Decorator: `factory(options, seed, default_cache) -> Judge` becomes available as `--judge NAME`;
+    `default_sample` is how many traces per group it judges when --judge-sample is not given (0 = all)."""
     def add(factory: Callable[..., Judge]) -> Callable:
         JUDGES[name] = factory
+        DEFAULT_SAMPLE[name] = default_sample
         return factory
     return add
 
@@ -49,11 +54,15 @@ class JudgeOptions(Options):
 
     judge: str = option("rules", "behavior judge: rules (offline) or llm (any OpenAI-compatible model)",
                         group="behavior judge")
-    judge_sample: int = option(0, "judge at most N randomly chosen traces per group (checkpoint); 0 = all. "
-                               "Accuracy and length always use every trace", aliases=("--sample",),
-                               group="behavior judge")
-    judge_mode: str = option("per-behavior", "llm: one request per behavior (as in the paper) or one combined "
-                             "request", choices=MODES, group="behavior judge")
+    judge_sample: int | None = option(None, "judge at most N seeded-random traces per group (checkpoint); 0 = "
+                                      "all. Default: 200 for llm (as in the paper), all for rules. Accuracy and "
+                                      "length always use every trace", aliases=("--sample",), group="behavior judge")
+    judge_protocol: str = option("paper", "llm: paper (one request per behavior; the judge reasons, then ends with "
+                                 "<count>N</count>) or combined (one terse request for all four, the cheap option)",
+                                 choices=PROTOCOLS, aliases=("--judge-mode",), group="behavior judge")
+    judge_temperature: float = option(0.0, "llm: sampling temperature of the judge", group="behavior judge")
+    judge_max_tokens: int = option(1024, "llm: token limit per judge reply (room for the reasoning); 0 = the "
+                                   "server's own limit", group="behavior judge")
     judge_model: str = option("gpt-4o-mini", "llm: judge model name at the endpoint", group="behavior judge")
     judge_base_url: str = option("https://api.openai.com/v1", "llm: OpenAI-compatible endpoint",
                                  group="behavior judge")
@@ -70,11 +79,18 @@ class JudgeOptions(Options):
     def validate(self) -> None:
         if self.judge not in JUDGES:
             raise InputError(f"unknown judge {self.judge!r} (choose from {', '.join(JUDGES)})")
-        if self.judge_sample < 0:
+        if self.judge_sample is not None and self.judge_sample < 0:
             raise InputError(f"--judge-sample must be >= 0 (got {self.judge_sample})")
+        if not self.judge_temperature >= 0 or self.judge_max_tokens < 0:
+            raise InputError(f"--judge-temperature and --judge-max-tokens must be >= 0 "
+                             f"(got {self.judge_temperature}, {self.judge_max_tokens})")
         if self.judge_concurrency < 1:
             raise InputError(f"--judge-concurrency must be >= 1 (got {self.judge_concurrency})")
         super().validate()
+
+    def sample_size(self) -> int:
+        """Traces judged per group: --judge-sample, else the judge's default (200 for llm); 0 = all."""
+        return self.judge_sample if self.judge_sample is not None else DEFAULT_SAMPLE[self.judge]
 
     def make_judge(self, seed: int = 0, default_cache: str | Path = DEFAULT_CACHE) -> Judge:
         """The judge these options name; an LLM judge caches in --judge-cache, else in `default_cache`."""
@@ -104,7 +120,7 @@ class RuleJudge:
                 counts = count_text_behaviors(item.text)
                 extras = {k: counts.pop(k) for k in ("has_problem", "has_solution")}
             label = BehaviorLabel(item.trace_id, *(counts[b] for b in BEHAVIORS), judge=self.name,
-                                  prompt_version=f"{RULES_VERSION}/{item.variant}")
+                                  prompt_version=f"{RULES_VERSION}/{item.variant}", protocol="rules")
             out.append(Judged(label, extras))
         return out
 
@@ -114,14 +130,15 @@ def _rules(options: JudgeOptions, seed: int, default_cache: str | Path) -> Judge
     return RuleJudge()
 
 
-@register_judge("llm")
+@register_judge("llm", default_sample=200)   # the paper judged 200 sampled responses per checkpoint
 def _llm(options: JudgeOptions, seed: int, default_cache: str | Path) -> Judge:
     from .llm_judge import LLMJudge
 
-    judge = LLMJudge(mode=options.judge_mode, model=options.judge_model, base_url=options.judge_base_url,
+    judge = LLMJudge(protocol=options.judge_protocol, model=options.judge_model, base_url=options.judge_base_url,
                      api_key_env=options.judge_api_key_env, concurrency=options.judge_concurrency,
                      rpm=options.judge_rpm, max_retries=options.judge_max_retries, timeout=options.judge_timeout,
-                     cache=options.judge_cache or default_cache, seed=seed)
+                     cache=options.judge_cache or default_cache, seed=seed, temperature=options.judge_temperature,
+                     max_tokens=options.judge_max_tokens or None)
     judge.client._api_key()   # a missing key fails here, before any work
     return judge
 

@@ -1,9 +1,11 @@
 """The LLM judge: asks an OpenAI-compatible model about each text and turns the replies into labels.
 
-Defaults follow the paper (gpt-4o-mini at OpenAI, four separate questions). Every request goes through
-ChatClient with a persistent cache keyed by (judge model, prompt version, question, sha256 of the prompt),
-so a re-run makes no requests and a killed run resumes where it stopped. A request that fails for good or a
-reply that cannot be read leaves that count null with the reason in BehaviorLabel.errors.
+Defaults follow the paper (gpt-4o-mini at OpenAI, the `paper` protocol: four separate questions, each
+answered with reasoning and a final <count>N</count>, whose last tag counts). Every request goes through
+ChatClient with a persistent cache keyed by (judge model, prompt version, sampling parameters, question,
+sha256 of the prompt), so a re-run makes no requests and a killed run resumes where it stopped. A request
+that fails for good or a reply that cannot be read leaves that count null with the reason in
+BehaviorLabel.errors.
 """
 from __future__ import annotations
 
@@ -22,10 +24,12 @@ from .prompts import combined_messages, per_behavior_messages, prompt_version, q
 class LLMJudge:
     """A Judge (behaviors.interface) that asks an OpenAI-compatible model; registered as `llm`."""
 
-    def __init__(self, client: ChatClient | None = None, mode: str = "per-behavior", **client_opts: Any):
-        prompt_version("countdown", mode)   # validates the mode
+    def __init__(self, client: ChatClient | None = None, protocol: str = "paper", **client_opts: Any):
+        prompt_version("countdown", protocol)   # validates the protocol
         self.client = client or ChatClient(**client_opts)
-        self.mode = mode
+        self.protocol = protocol
+        # a reply depends on the sampling parameters too: a new temperature must not reuse cached replies
+        self._params = ",".join(f"{k}={v}" for k, v in sorted(self.client.default_params.items()))
 
     @property
     def name(self) -> str:
@@ -33,15 +37,16 @@ class LLMJudge:
 
     def _jobs(self, item: Item) -> list[tuple[tuple[str, ...], str, list[dict[str, str]]]]:
         """(question names answered, cache key, messages) for each request an item needs."""
-        version = prompt_version(item.variant, self.mode)
+        version = prompt_version(item.variant, self.protocol)
         names = questions(item.variant)
-        if self.mode == "combined":
+        if self.protocol == "combined":
             messages = combined_messages(item.variant, item.text, item.numbers, item.target)
             jobs = [(names, "combined", messages)]
         else:
             jobs = [((n,), n, per_behavior_messages(n, item.variant, item.text, item.numbers, item.target))
                     for n in names]
-        return [(answered, cache_key(self.client.model, version, question, text_hash(_flat(messages))), messages)
+        model = self.client.model
+        return [(answered, cache_key(model, version, self._params, question, text_hash(_flat(messages))), messages)
                 for answered, question, messages in jobs]
 
     async def alabel(self, items: Sequence[Item], progress: bool = False) -> list[Judged]:
@@ -60,8 +65,8 @@ class LLMJudge:
         for names, reply in answers:
             if isinstance(reply, ChatError):
                 parsed = {n: (None, f"request failed: {reply}") for n in names}
-            elif len(names) == 1 and self.mode == "per-behavior":
-                parsed = {names[0]: parse_count(reply)}
+            elif self.protocol == "paper":
+                parsed = {names[0]: parse_count(reply)}   # reasoning first; the last <count> tag counts
             else:
                 parsed = parse_combined(reply, names)
             for name, (value, reason) in parsed.items():
@@ -69,7 +74,8 @@ class LLMJudge:
                 if reason:
                     errors[name] = reason
         label = BehaviorLabel(item.trace_id, *(counts.get(b) for b in BEHAVIORS), judge=self.name,
-                              prompt_version=prompt_version(item.variant, self.mode), errors=errors)
+                              prompt_version=prompt_version(item.variant, self.protocol), errors=errors,
+                              protocol=self.protocol)
         extras = {k: v for k, v in counts.items() if k not in BEHAVIORS}
         return Judged(label, extras)
 

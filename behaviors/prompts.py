@@ -1,13 +1,16 @@
 """Versioned judge prompts (our own wording), built from the definitions in behaviors/taxonomy.py.
 
 Two variants: `countdown` (the judge sees the problem's numbers and target) and `text` (general documents
-such as math web pages; math examples, plus the has_problem / has_solution questions). Two modes:
+such as math web pages; math examples, plus the has_problem / has_solution questions). Two protocols:
 
-- per-behavior: one request per question, like the paper. The shared part (instructions, problem, trace)
-  comes first and the question last, so a server with prefix caching (vLLM --enable-prefix-caching,
-  OpenAI's automatic caching) reuses the trace's prefix across the questions. Reply: <count>N</count>.
-- combined: one request with every question; reply <verification>N</verification> ... one tag per name.
-  Written tersely so the instructions cost little next to the trace (see benchmarks/bench_judge.py).
+- paper (the default, the paper's design): one request per question. The judge reads the definition, one or
+  two examples and, for Countdown, a worked example with its instances marked; it may reason first (listing
+  the instances it finds) and ends its reply with <count>N</count>; the last tag counts. The shared part
+  (instructions, problem, trace) comes first and the question last, so a server with prefix caching (vLLM
+  --enable-prefix-caching, OpenAI's automatic caching) reuses the trace's prefix across the questions.
+- combined (the cheap option): one request with every question and no room to reason; reply
+  <verification>N</verification> ... one tag per name. Written tersely so the instructions cost little next
+  to the trace (see benchmarks/bench_judge.py).
 
 Any change to a prompt's text must bump PROMPT_VERSIONS: the version goes into every label and every
 cache key, so old cached replies are never mixed with a new prompt.
@@ -20,9 +23,9 @@ from countdown.records import BEHAVIORS
 
 from .taxonomy import TAXONOMY, TEXT_QUESTIONS
 
-PROMPT_VERSIONS = {"countdown": "countdown-v2", "text": "text-v2"}   # bump on any wording change
+PROMPT_VERSIONS = {"countdown": "countdown-v3", "text": "text-v3"}   # bump on any wording change
 VARIANTS = tuple(PROMPT_VERSIONS)
-MODES = ("per-behavior", "combined")
+PROTOCOLS = ("paper", "combined")
 
 
 def questions(variant: str) -> tuple[str, ...]:
@@ -30,12 +33,13 @@ def questions(variant: str) -> tuple[str, ...]:
     return BEHAVIORS + (tuple(TEXT_QUESTIONS) if variant == "text" else ())
 
 
-def prompt_version(variant: str, mode: str) -> str:
+def prompt_version(variant: str, protocol: str) -> str:
+    """What a label records as its prompt version: `<variant>-vN/<protocol>`, e.g. countdown-v3/paper."""
     if variant not in PROMPT_VERSIONS:
         raise ValueError(f"unknown prompt variant {variant!r} (choose from {', '.join(VARIANTS)})")
-    if mode not in MODES:
-        raise ValueError(f"unknown judge mode {mode!r} (choose from {', '.join(MODES)})")
-    return f"{PROMPT_VERSIONS[variant]}/{mode}"
+    if protocol not in PROTOCOLS:
+        raise ValueError(f"unknown judge protocol {protocol!r} (choose from {', '.join(PROTOCOLS)})")
+    return f"{PROMPT_VERSIONS[variant]}/{protocol}"
 
 
 def _context(variant: str, text: str, numbers: Sequence[int] | None, target: int | None) -> str:
@@ -47,11 +51,12 @@ def _context(variant: str, text: str, numbers: Sequence[int] | None, target: int
 
 def per_behavior_messages(name: str, variant: str, text: str, numbers: Sequence[int] | None = None,
                           target: int | None = None) -> list[dict[str, str]]:
-    """One question about the text. Everything before the question is identical across questions."""
+    """The paper protocol's question about one behavior (or a text question). Everything before the
+    question is identical across questions; the judge may reason before its final <count>N</count>."""
     where = "trace" if variant == "countdown" else "document"
     if name in TEXT_QUESTIONS:
-        question = (f"Question: {TEXT_QUESTIONS[name]}\nAnswer with <count>1</count> for yes or "
-                    f"<count>0</count> for no, and nothing else.")
+        question = (f"Question: {TEXT_QUESTIONS[name]}\nThink it over in a sentence or two, then end your reply "
+                    f"with <count>1</count> for yes or <count>0</count> for no.")
     else:
         behavior = TAXONOMY[name]
         examples = behavior.countdown_examples if variant == "countdown" else behavior.math_examples
@@ -60,8 +65,9 @@ def per_behavior_messages(name: str, variant: str, text: str, numbers: Sequence[
                   if variant == "countdown" and behavior.worked_example else "")
         question = (f"Question: how many distinct times does the {where} show {behavior.title}?\n"
                     f"Definition: {behavior.definition}\nExamples of {behavior.title}:\n{shown}\n{worked}"
-                    f"Count each separate instance once; 0 if there is none. Reply with <count>N</count> "
-                    f"and nothing else.")
+                    f"Go through the {where} from start to end and list each instance you find, quoting a few words "
+                    f"of it; count each separate instance once. Then end your reply with the total as "
+                    f"<count>N</count> (<count>0</count> if there is none).")
     return [{"role": "user", "content": _context(variant, text, numbers, target) + "\n" + question}]
 
 

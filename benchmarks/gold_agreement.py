@@ -7,7 +7,7 @@
     python benchmarks/gold_agreement.py --rules /tmp/rules_v1.py   # an earlier version of the rules, for comparison
 
 Presence accuracy (both >= 1 or both 0), Cohen's kappa on presence and the Pearson correlation of counts,
-from behaviors.gold.score_against_gold. Tune rules on dev only; holdout is for reporting.
+from behaviors.agreement.score_against_gold. Tune rules on dev only; holdout is for reporting.
 """
 from __future__ import annotations
 
@@ -18,7 +18,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from behaviors.gold import SPLITS, load_gold, score_against_gold  # noqa: E402
+from behaviors.agreement import score_against_gold  # noqa: E402
+from behaviors.gold import SPLITS, load_gold  # noqa: E402
 from behaviors import rules  # noqa: E402
 from countdown.records import BEHAVIORS  # noqa: E402
 

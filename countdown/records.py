@@ -16,6 +16,10 @@ RESULTS_COLUMNS: tuple[str, ...] = (
     "total_verifications", "total_backtracking", "total_subgoals", "total_backwards",
     "accuracy", "response_length",
 )
+# Optional results columns: how many traces the judge labelled (the sample, when one is drawn) and how many of
+# their behavior judgments (one per trace and behavior) it could not give. Readers must not require them: the
+# paper's own tables, in the schema above, lack them.
+RESULTS_JUDGE_COLUMNS: tuple[str, ...] = ("judged", "judge_failed")
 # behavior name -> (avg column, total column) in the results table
 RESULTS_BEHAVIOR_COLUMNS: dict[str, tuple[str, str]] = {
     "verification": ("avg_verifications", "total_verifications"),
@@ -116,6 +120,7 @@ class BehaviorLabel:
     judge: str
     prompt_version: str
     errors: dict[str, str] = field(default_factory=dict)
+    protocol: str | None = None   # how the judge asked: paper, combined, rules (None: written before it was recorded)
 
     def counts(self) -> dict[str, int | None]:
         return {b: getattr(self, b) for b in BEHAVIORS}

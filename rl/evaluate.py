@@ -19,7 +19,7 @@ from typing import Any, Sequence
 from behaviors.judges import Judge, JudgeOptions, label_traces, sample_rows
 from countdown.cli import CommandConfig, option, positional, preset_names, run_cli
 from countdown.io import InputError, read_rows, write_rows
-from countdown.records import RESULTS_COLUMNS, BehaviorLabel, Problem
+from countdown.records import RESULTS_COLUMNS, RESULTS_JUDGE_COLUMNS, BehaviorLabel, Problem
 from rl.backends import Sampling
 from rl.rollout import BackendOptions
 
@@ -97,13 +97,14 @@ def done_steps(rows: Sequence[dict[str, Any]], condition: str) -> set[int]:
 
 
 def step_row(traces: list[dict], labels: list[BehaviorLabel], condition: str, step: int) -> dict[str, Any]:
-    """The results row. Traces without a label (not in the judged sample) count for accuracy and length only."""
+    """The results row (with `judged` and `judge_failed`). Traces without a label (not in the judged sample)
+    count for accuracy and length only."""
     from behaviors.aggregate import results_table
 
     rows = results_table(traces, labels, group_by=())
     if len(rows) != 1:
         raise RuntimeError(f"expected one results row for one step, got {len(rows)}")
-    return {**{c: rows[0][c] for c in RESULTS_COLUMNS}, "condition": condition, "step": step}
+    return {**{c: rows[0][c] for c in RESULTS_COLUMNS + RESULTS_JUDGE_COLUMNS}, "condition": condition, "step": step}
 
 
 def evaluate_step(problems: Sequence[Problem], step: int, model: str, config: EvaluateConfig,
@@ -119,7 +120,7 @@ def evaluate_step(problems: Sequence[Problem], step: int, model: str, config: Ev
                                               condition=config.condition, **config.backend_opts())]
         write_rows(traces, traces_path)
     # the paper judged a sample of responses per checkpoint; accuracy and length still use every trace
-    judged = sample_rows(traces, config.judge_sample, seed=f"{config.seed}:{step}")
+    judged = sample_rows(traces, config.sample_size(), seed=f"{config.seed}:{step}")
     if labels_path.is_file():
         labels = [BehaviorLabel.from_dict(r) for r in read_rows(labels_path)]
     else:
@@ -150,8 +151,8 @@ def evaluate_run(config: EvaluateConfig) -> list[dict[str, Any]]:
         write_rows(results, results_path)
         new_rows.append(row)
         print(f"step {step}: accuracy {row['accuracy']:.3f}, response length {row['response_length']:.0f} chars, "
-              f"avg verifications {row['avg_verifications']}, avg backtracking {row['avg_backtracking']} "
-              f"({time.time() - started:.1f} s)")
+              f"avg verifications {row['avg_verifications']}, avg backtracking {row['avg_backtracking']}, "
+              f"judged {row['judged']} (failed judgments {row['judge_failed']}) ({time.time() - started:.1f} s)")
     if not todo:
         print(f"{results_path}: every step of {config.condition} is already evaluated")
     return new_rows

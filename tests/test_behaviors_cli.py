@@ -17,7 +17,7 @@ from behaviors.classify import main as classify_main
 from behaviors.judges import label_traces
 from countdown.cli import run_cli
 from countdown.io import read_rows, write_rows
-from countdown.records import RESULTS_COLUMNS, BehaviorLabel, Trace
+from countdown.records import RESULTS_COLUMNS, RESULTS_JUDGE_COLUMNS, BehaviorLabel, Trace
 from fake_openai import FakeOpenAI
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -42,7 +42,9 @@ def test_results_table_semantics():
     labels = [BehaviorLabel(r["trace_id"], v, 1, 0, None, "x", "v", {"backward_chaining": "boom"} if v else {})
               for r, v in zip(rows, [2, None, 4, 0])]
     [row] = results_table(rows, labels)
-    assert list(row) == list(RESULTS_COLUMNS)
+    assert list(row) == list(RESULTS_COLUMNS + RESULTS_JUDGE_COLUMNS)
+    # 4 traces judged; failed judgments: one verification + four backward-chaining counts are null
+    assert row["judged"] == 4 and row["judge_failed"] == 5
     assert row["condition"] == "base" and row["step"] == 0
     assert row["avg_verifications"] == 2.0 and row["total_verifications"] == 6   # null left out, not 0
     assert row["avg_backtracking"] == 1.0 and row["total_backtracking"] == 4
@@ -52,6 +54,10 @@ def test_results_table_semantics():
     # labels given out of order are matched by trace_id
     again = results_table(rows, list(reversed(labels)), with_counts=True)[0]
     assert again["total_verifications"] == 6 and again["failed_verification"] == 1 and again["num_traces"] == 4
+    # a judged sample: traces without a label count for accuracy, not for `judged`
+    sampled = results_table(rows, [labels[0], labels[2]])[0]
+    assert (sampled["judged"], sampled["judge_failed"], sampled["accuracy"]) == (2, 2, 0.75)
+    assert sampled["avg_verifications"] == 3.0
 
 
 def test_classify_rules_end_to_end(tmp_path, capsys):

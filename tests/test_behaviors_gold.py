@@ -12,7 +12,8 @@ from fractions import Fraction
 
 import pytest
 
-from behaviors.gold import GOLD_PATH, SPLITS, assign_splits, load_gold, rule_labels, score_against_gold
+from behaviors.agreement import score_against_gold
+from behaviors.gold import GOLD_PATH, SPLITS, assign_splits, load_gold, rule_labels
 from behaviors.rules import count_behaviors
 from countdown.records import BEHAVIORS
 from countdown.reward import grade

@@ -123,12 +123,12 @@ def test_per_behavior_labels_with_nulls_for_unreadable_replies(tmp_path):
         assert server.count == 4
     assert label.verification == 2 and label.subgoal_setting == 0 and label.backward_chaining == 0
     assert label.backtracking is None and "no <count> tag" in label.errors["backtracking"]
-    assert label.judge == "llm:fake" and label.prompt_version == "countdown-v2/per-behavior"
+    assert label.judge == "llm:fake" and label.prompt_version == "countdown-v3/paper" and label.protocol == "paper"
 
 
 def test_failed_requests_give_null_with_reason(tmp_path):
     with FakeOpenAI(reply=lambda r: Fail("500")) as server:
-        judge = LLMJudge(fast_client(server, max_retries=1), mode="combined")
+        judge = LLMJudge(fast_client(server, max_retries=1), protocol="combined")
         [judged] = judge.label([ITEM])
     assert judged.label.counts() == {b: None for b in BEHAVIORS}
     assert all("request failed: HTTP 500" in judged.label.errors[b] for b in BEHAVIORS)
@@ -136,11 +136,11 @@ def test_failed_requests_give_null_with_reason(tmp_path):
 
 def test_combined_mode_and_text_variant():
     with FakeOpenAI(reply=_count_reply) as server:
-        judge = LLMJudge(fast_client(server), mode="combined")
+        judge = LLMJudge(fast_client(server), protocol="combined")
         a, b = judge.label([ITEM, Item("d1", "Find x. Thus x = 2.", "text")])
         assert server.count == 2
     assert a.label.counts() == {"verification": 0, "backtracking": 1, "subgoal_setting": 2, "backward_chaining": 3}
-    assert b.extras == {"has_problem": 1, "has_solution": 0} and b.label.prompt_version == "text-v2/combined"
+    assert b.extras == {"has_problem": 1, "has_solution": 0} and b.label.prompt_version == "text-v3/combined"
     with FakeOpenAI(reply=_count_reply) as server:
         [c] = LLMJudge(fast_client(server)).label([Item("d2", "Find x.", "text")])
         assert server.count == 6 and c.extras["has_problem"] == 1

@@ -15,7 +15,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 from countdown.io import read_rows, write_rows  # noqa: E402
 from countdown.prompts import render_prompt  # noqa: E402
-from countdown.records import RESULTS_COLUMNS  # noqa: E402
+from countdown.records import RESULTS_COLUMNS, RESULTS_JUDGE_COLUMNS  # noqa: E402
 
 pytestmark = pytest.mark.slow
 
@@ -133,7 +133,8 @@ def test_evaluate_writes_one_row_per_checkpoint_and_resumes(grpo_run, sft_run, t
     rows = read_rows(results)
     assert [r["step"] for r in rows] == [0, 2, 4]
     for row in rows:
-        assert list(row) == list(RESULTS_COLUMNS) and row["condition"] == "tiny"
+        assert list(row) == list(RESULTS_COLUMNS + RESULTS_JUDGE_COLUMNS) and row["condition"] == "tiny"
+        assert (row["judged"], row["judge_failed"]) == (2 * len(tiny_problems), 0)   # the rule judge sees all
         assert 0.0 <= row["accuracy"] <= 1.0 and row["response_length"] > 0
         assert row["avg_verifications"] is not None and row["total_backtracking"] is not None
     eval_dir = grpo_run / "eval" / "tiny"
@@ -198,5 +199,6 @@ def test_evaluate_with_llm_judge_on_a_sample(grpo_run, tiny_problems, tmp_path, 
     assert [(r["condition"], r["step"]) for r in rows] == [("tiny-llm", 2), ("tiny-llm", 4)]
     for row in rows:
         assert row["avg_verifications"] == 2.0 and row["total_backtracking"] == 6
+        assert (row["judged"], row["judge_failed"]) == (3, 0)
         traces = read_rows(eval_dir / f"step_{row['step']:06d}.traces.jsonl")
         assert row["accuracy"] == sum(t["reward"] == 1.0 for t in traces) / len(traces)
