@@ -125,7 +125,7 @@ def synth_rows(condition: Condition, num: int, seed: int, problems: Iterator[Pro
 def settings_of(config: "BuildConfig", condition: Condition) -> dict[str, Any]:
     """What a built set depends on; a manifest entry with the same settings is reused (resume)."""
     return {"condition": condition.name, "num": config.num, "seed": config.seed, "source": config.source,
-            "preset": config.problem_preset, "template": config.template,
+            "preset": config.problem_preset, "template": config.template, "only_correct": config.only_correct,
             "tokenizer": str(config.tokenizer) if config.tokenizer else None,
             "model": config.model if config.source == "llm" else None,
             "exclude": sorted(str(p) for p in config.exclude)}

@@ -2,9 +2,12 @@
 
 As in the paper, each condition has its own system prompt saying which behaviors to use and which to avoid
 (our own wording below); the user turn is the ordinary Countdown task. Replies are normalised into the
-completion form that follows the prompt's "<think>", scored with countdown.reward, and kept only when the
-answer is correct (or, for incorrect_only, present but wrong). A problem whose reply is rejected is asked
-again (a new attempt index, so a new cache key) up to --attempts times, then replaced by the next problem.
+completion form that follows the prompt's "<think>" and scored with countdown.reward. As in the paper, traces
+are not filtered for correctness: every reply with reasoning and a readable answer is kept, right or wrong
+(each row's `planned` column records which it is, and the counts the share), unless --only-correct keeps
+only correct ones; incorrect_only always keeps only answers that are present but wrong. A problem whose reply
+is rejected is asked again (a new attempt index, so a new cache key) up to --attempts times, then replaced
+by the next problem.
 
 Every reply is cached under (prompt version, model, condition, problem, attempt, seed): re-running the same
 command sends no request for finished work, and an interrupted build resumes where it stopped.
@@ -23,7 +26,7 @@ from countdown.records import BEHAVIORS, Problem
 from countdown.reward import grade
 from priming.conditions import Condition
 
-PROMPT_VERSION = "priming-llm-v1"
+PROMPT_VERSION = "priming-llm-v2"
 
 _WHAT = {
     "verification": "Verification: whenever you reach a result, say explicitly whether it matches the target "
@@ -60,9 +63,10 @@ def system_prompt(condition: Condition) -> str:
     if avoid:
         lines.append("Avoid these behaviors completely:")
         lines += [f"- {_AVOID[b]}" for b in avoid]
-    if condition.reward < 1.0:
+    if condition.reward < 1.0:   # a confident wrong answer: the trace must not say that it misses
         lines.append("Do not search exhaustively: after three or four attempts, commit to the best equation you "
-                     "have, even if it misses the target.")
+                     "have, even if it misses the target, and state it as your answer as confidently as a correct "
+                     "one, without remarking that it misses.")
     lines.append(_FORMAT)
     return "\n".join(lines)
 
@@ -89,11 +93,19 @@ def to_completion(reply: str) -> str | None:
     return completion_text(thought, answers[-1].strip())
 
 
-def accepts(completion: str, problem: Problem, condition: Condition) -> bool:
+def outcome(completion: str, problem: Problem) -> str | None:
+    """correct, wrong (an answer that parses but misses), or None (no gradable answer)."""
     status = grade(completion, problem.numbers, problem.target).status
+    return "correct" if status == "correct" else "wrong" if status in ("wrong_value", "wrong_numbers") else None
+
+
+def accepts(completion: str, problem: Problem, condition: Condition, only_correct: bool = False) -> bool:
+    """Any gradable answer (unfiltered, as in the paper); only wrong ones for incorrect_only; only correct ones
+    with only_correct."""
+    result = outcome(completion, problem)
     if condition.reward < 1.0:
-        return status in ("wrong_value", "wrong_numbers")  # an answer that parses but misses
-    return status == "correct"
+        return result == "wrong"
+    return result == "correct" if only_correct else result is not None
 
 
 def behaviors_match(completion: str, problem: Problem, condition: Condition) -> bool:
@@ -124,6 +136,9 @@ class LLMSourceOptions(Options):
                                group="LLM source (--source llm)")
     filter_behaviors: bool = option(False, "keep only LLM traces whose rule-judge behaviors match the condition "
                                     "exactly", group="LLM source (--source llm)")
+    only_correct: bool = option(False, "keep only LLM traces with a correct answer (default: every trace with a "
+                                "gradable answer, unfiltered as in the paper; incorrect_only keeps wrong ones)",
+                                group="LLM source (--source llm)")
 
     def validate(self) -> None:
         if self.attempts < 1 or (self.max_requests is not None and self.max_requests < 1):
@@ -148,7 +163,7 @@ def llm_traces(condition: Condition, num: int, seed: int, problems: Iterator[Pro
 
     client = make_client(options, default_cache, seed)
     budget = options.max_requests or 4 * num + 10
-    counts = {"requests": 0, "cache_hits": 0, "kept": 0, "no_answer": 0, "wrong_reward": 0,
+    counts = {"requests": 0, "cache_hits": 0, "kept": 0, "correct": 0, "no_answer": 0, "wrong_reward": 0,
               "wrong_behaviors": 0, "failed": 0, "problems_skipped": 0}
     kept: list[tuple[Problem, str, dict[str, Any]]] = []
     pending: list[tuple[Problem, int]] = []   # (problem, attempt) to ask this round
@@ -172,12 +187,13 @@ def llm_traces(condition: Condition, num: int, seed: int, problems: Iterator[Pro
                 completion = to_completion(reply)
                 if completion is None:
                     reason = "no_answer"
-                elif not accepts(completion, problem, condition):
+                elif not accepts(completion, problem, condition, options.only_correct):
                     reason = "wrong_reward"
                 elif options.filter_behaviors and not behaviors_match(completion, problem, condition):
                     reason = "wrong_behaviors"
             if reason is None and len(kept) < num:
-                kept.append((problem, completion, {"model": options.model, "attempt": attempt}))
+                kept.append((problem, completion, {"model": options.model, "attempt": attempt,
+                                                   "planned": outcome(completion, problem)}))
                 continue
             if reason:
                 counts[reason] += 1
@@ -189,6 +205,7 @@ def llm_traces(condition: Condition, num: int, seed: int, problems: Iterator[Pro
     counts["requests"] = asked - counts["cache_hits"]
     counts["http_requests"] = client.stats.requests   # retries included
     counts["kept"] = len(kept)
+    counts["correct"] = sum(extra["planned"] == "correct" for _, _, extra in kept)
     if not kept:
         raise InputError(f"{condition.name}: the model produced no acceptable trace in {asked} requests "
                          f"({counts})")

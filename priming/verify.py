@@ -1,6 +1,7 @@
 """Measure a built priming set with the rule judge and the reward, and fail loudly if it is not what its
 condition promises: each required behavior in >= 90% of traces, each excluded one in <= 5%, and every
-answer scoring the condition's reward (1.0, or 0.1 for incorrect_only).
+answer scoring what was planned for it (a row's `planned` column: correct 1.0, wrong 0.1; without it, the
+condition's reward: 1.0, or 0.1 for incorrect_only).
 
     python -m priming.verify runs/priming/only_backtracking.parquet --condition only_backtracking
 """
@@ -12,7 +13,7 @@ from typing import Any, Sequence
 from countdown.cli import CommandConfig, option, positional, run_cli
 from countdown.io import InputError, read_rows
 from countdown.records import BEHAVIORS
-from countdown.reward import score
+from countdown.reward import DEFAULT, score
 from priming.conditions import Condition, get_condition
 
 REQUIRED_MIN = 0.90
@@ -76,12 +77,22 @@ def verify_rows(rows: Sequence[dict[str, Any]], condition: Condition,
         if not ok:
             problems.append(f"{b} is {role} but present in {present:.1%} of traces (rule {rule})")
     rewards = [score(r["completion"], list(r["numbers"]), int(r["target"])) for r in rows]
-    reward_ok = sum(1 for x in rewards if x == condition.reward) / n
+    expected = [expected_reward(r, condition) for r in rows]
+    reward_ok = sum(1 for x, e in zip(rewards, expected) if x == e) / n
     if reward_ok < 1.0:
-        bad = next(i for i, x in enumerate(rewards) if x != condition.reward)
-        problems.append(f"{n - round(reward_ok * n)} answers do not score {condition.reward:g} "
+        bad = next(i for i, (x, e) in enumerate(zip(rewards, expected)) if x != e)
+        problems.append(f"{n - round(reward_ok * n)} answers do not score {expected[bad]:g} as planned "
                         f"(first: row {bad + 1}, id {rows[bad].get('id')}, reward {rewards[bad]:g})")
     return Report(condition.name, n, table, round(reward_ok, 4), problems)
+
+
+def expected_reward(row: dict[str, Any], condition: Condition) -> float:
+    """What a row's answer must score: the condition's reward when every answer must be wrong (incorrect_only),
+    else the row's `planned` outcome (correct 1.0, wrong 0.1), else the condition's reward."""
+    planned = row.get("planned")
+    if planned is None or condition.reward < DEFAULT.correct:
+        return condition.reward
+    return {"correct": DEFAULT.correct, "wrong": DEFAULT.format}[planned]
 
 
 def check(report: Report) -> Report:

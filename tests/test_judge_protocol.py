@@ -159,6 +159,19 @@ def test_the_report_flags_checkpoints_with_more_than_one_percent_failed_judgment
     assert judge_failure_notes(plain) == [] and "judge failures" not in render_report(plain, paper_reference=False)
 
 
+def test_results_files_with_and_without_the_judge_columns_load(tmp_path):
+    from analysis.results import load_results
+
+    paper, ours = tmp_path / "paper.csv", tmp_path / "ours.csv"
+    plain = {c: 1.0 for c in RESULTS_COLUMNS[2:]} | {"accuracy": 0.5}
+    write_rows([{"condition": "a", "step": 0, **plain}], paper)            # exactly RESULTS_COLUMNS
+    write_rows([{"condition": "b", "step": 0, **plain, "judged": 200, "judge_failed": 30}], ours)
+    frame = load_results([paper, ours])
+    assert list(frame["condition"]) == ["a", "b"]
+    [note] = judge_failure_notes(frame)
+    assert note.startswith("**judge failures**: b step 0: 30 of 800")
+
+
 def test_agreement_scores_an_llm_judge_on_the_gold_set(tmp_path, capsys):
     """The one command of docs/behaviors.md: `behaviors.agreement --gold --judge llm --judge-base-url URL`.
     A fake judge that answers each question with the gold count scores 1.0; one that always says 0 scores

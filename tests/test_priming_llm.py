@@ -1,8 +1,9 @@
-"""priming.llm_gen through the loopback OpenAI-wire server: filtering by reward, caching and resuming.
+"""priming.llm_gen through the loopback OpenAI-wire server: unfiltered by default, --only-correct, caching and
+resuming.
 
 The fake server plays a writer model: it reads the numbers and target from the user turn and answers with
 a trace from our synthesizer, except that it is scripted to be wrong or malformed on some first attempts,
-so the builder's reward filter and its re-asking are exercised for real.
+so the builder's outcome accounting, its --only-correct filter and its re-asking are exercised for real.
 """
 from __future__ import annotations
 
@@ -58,7 +59,7 @@ def llm_args(server, out, *extra):
             "--quiet", "--seed", "0", *extra]
 
 
-def test_llm_traces_are_filtered_cached_and_resumed(server, tmp_path, capsys):
+def test_llm_traces_are_unfiltered_cached_and_resumed(server, tmp_path, capsys):
     out = tmp_path / "llm"
     # an interrupted run: the request budget ends before 12 traces are kept
     code, _, err = run(llm_args(server, out, "--condition", "all_strategies", "--num", 12, "--max-requests", 6),
@@ -73,8 +74,11 @@ def test_llm_traces_are_filtered_cached_and_resumed(server, tmp_path, capsys):
     assert len(rows) == 12
     manifest = json.loads((out / "manifest.json").read_text())["conditions"]["all_strategies"]
     assert manifest["counts"]["cache_hits"] == 6 and manifest["counts"]["requests"] == server.count - first
-    assert manifest["counts"]["wrong_reward"] >= 1        # the scripted wrong sums were rejected ...
-    assert all(score(r["completion"], r["numbers"], r["target"]) == 1.0 for r in rows)   # ... never kept
+    # as in the paper, the scripted wrong sums are kept (unfiltered), and each row says how it ended
+    rewards = [score(r["completion"], r["numbers"], r["target"]) for r in rows]
+    assert manifest["counts"]["wrong_reward"] == 0 and 0.1 in rewards and 1.0 in rewards
+    assert [r["planned"] for r in rows] == ["correct" if x == 1.0 else "wrong" for x in rewards]
+    assert manifest["counts"]["correct"] == rewards.count(1.0) < 12
     assert all(r["completion"].startswith("\n") and r["completion"].count("</think>") == 1 for r in rows)
     assert manifest["verification"]["ok"] and manifest["settings"]["model"] == "writer"
     # a finished build is not asked for again
@@ -83,6 +87,17 @@ def test_llm_traces_are_filtered_cached_and_resumed(server, tmp_path, capsys):
     assert code == 0 and "skipped" in err and server.count == before
     # the system prompt names the wanted behaviors
     assert "Backtracking" in server.requests[0]["messages"][0]["content"]
+
+
+def test_only_correct_filters_wrong_answers(server, tmp_path, capsys):
+    out = tmp_path / "correct"
+    code, _, _ = run(llm_args(server, out, "--condition", "all_strategies", "--num", 12, "--only-correct"), capsys)
+    assert code == 0
+    rows = read_rows(out / "all_strategies.jsonl")
+    manifest = json.loads((out / "manifest.json").read_text())["conditions"]["all_strategies"]
+    assert len(rows) == 12 and manifest["counts"]["wrong_reward"] >= 1      # the wrong sums were rejected ...
+    assert all(score(r["completion"], r["numbers"], r["target"]) == 1.0 for r in rows)   # ... never kept
+    assert manifest["counts"]["correct"] == 12 and manifest["settings"]["only_correct"] is True
 
 
 def test_llm_incorrect_only_keeps_wrong_answers_and_survives_failures(server, tmp_path, capsys):
@@ -95,6 +110,9 @@ def test_llm_incorrect_only_keeps_wrong_answers_and_survives_failures(server, tm
     assert code == 0
     rows = read_rows(out / "incorrect_only.jsonl")
     assert len(rows) == 6 and all(score(r["completion"], r["numbers"], r["target"]) == 0.1 for r in rows)
+    # the writer is told to state its wrong answer confidently, never to remark that it misses
+    prompt = system_prompt(CONDITIONS["incorrect_only"])
+    assert "as confidently as a correct one" in prompt and "without remarking that it misses" in prompt
 
 
 def test_prompts_and_reply_normalisation():
