@@ -3,7 +3,9 @@
 Priming (the paper's section on behavior priming): each row has `prompt` (the Countdown prompt, ending in
 `<think>`) and `completion` (the trace that continues it); only completion tokens carry loss, so the model
 learns the reasoning style, not to reproduce prompts. `--text` trains a plain causal LM on a `text` column
-(continued pretraining on behavior-rich or behavior-minimal documents).
+(continued pretraining on behavior-rich or behavior-minimal documents); when such a corpus also has
+`prompt` and `completion` columns (documents rewritten into question -> thinking -> answer by
+`priming.curate --reformat-qa`), the loss is on the completion (thinking and answer) only, as in the paper.
 
 The output folder holds the final model + tokenizer (loadable by from_pretrained and vLLM) and
 `sft_summary.json` (written last, so its presence means the run finished; a re-run then does nothing).
@@ -37,7 +39,8 @@ class SFTConfig(CommandConfig):
   python -m rl.sft --preset tiny --model runs/tiny-model --data priming.jsonl --out runs/sft-tiny
   python -m rl.sft --text --model meta-llama/Llama-3.2-3B --data owm_rich.parquet --out runs/cpt-rich
 presets: (YAML files in configs/sft/; any flag overrides them)
-  paper = 5 epochs, batch 64, max length 2048, lr 1e-5, cosine, 10% warmup;
+  paper = 5 epochs, batch 64, max length 2048, lr 1e-5, cosine, 10% warmup, AdamW betas (0.9, 0.95),
+          weight decay 0.01;
   tiny  = 3 epochs, batch 8, max length 512, lr 1e-3 (CPU demos and tests).
 A finished output folder (with sft_summary.json) is left alone on re-run."""
 
@@ -53,6 +56,9 @@ A finished output folder (with sft_summary.json) is left alone on re-run."""
     max_length: int = option(2048, "truncate sequences to this many tokens")
     warmup_ratio: float = option(0.1, "share of steps spent warming up the lr")
     scheduler: str = option("cosine", "lr schedule (a transformers scheduler name)")
+    adam_beta1: float = option(0.9, "AdamW beta1 (the paper: 0.9)")
+    adam_beta2: float = option(0.95, "AdamW beta2 (the paper: 0.95; TRL's default is 0.999)")
+    weight_decay: float = option(0.01, "AdamW weight decay (the paper: 0.01; TRL's default is 0)")
     limit: int | None = option(None, "use only the first N rows")
     device: str | None = option(None, "cpu or cuda (default: cuda when available)")
     dtype: str | None = option(None, "weight dtype while training (default float32; bf16 autocast on CUDA)")
@@ -68,6 +74,9 @@ A finished output folder (with sft_summary.json) is left alone on re-run."""
                 raise InputError(f"--{name.replace('_', '-')} must be positive (got {value})")
         if not 0 <= self.warmup_ratio < 1:
             raise InputError(f"--warmup-ratio must be in [0, 1) (got {self.warmup_ratio})")
+        if not (0 <= self.adam_beta1 < 1 and 0 <= self.adam_beta2 < 1 and self.weight_decay >= 0):
+            raise InputError(f"--adam-beta1 and --adam-beta2 must be in [0, 1) and --weight-decay >= 0 "
+                             f"(got {self.adam_beta1}, {self.adam_beta2}, {self.weight_decay})")
         if self.limit is not None and self.limit < 1:
             raise InputError(f"--limit must be >= 1 (got {self.limit})")
         super().validate()
@@ -76,12 +85,21 @@ A finished output folder (with sft_summary.json) is left alone on re-run."""
         return min(self.micro_batch_size, self.batch_size)
 
 
+def is_qa(row: dict[str, Any]) -> bool:
+    """A question/answer row (prompt + non-empty completion), as priming.curate --reformat-qa writes them."""
+    return isinstance(row.get("prompt"), str) and isinstance(row.get("completion"), str) and \
+        bool(row["completion"].strip())
+
+
 def load_sft_rows(path: str | os.PathLike, text_mode: bool, limit: int | None = None) -> list[dict[str, str]]:
-    """Rows reduced to the columns SFT trains on, with one clear error for a bad row."""
+    """Rows reduced to the columns SFT trains on (prompt/completion, or text for a plain --text corpus), with
+    one clear error for a bad row. A --text corpus whose rows are all question/answer rows keeps
+    prompt/completion, so its loss is on the completion only."""
     rows = read_rows(path)
     if not rows:
         raise InputError(f"{path}: no rows")
-    columns = ("text",) if text_mode else ("prompt", "completion")
+    qa = text_mode and all(is_qa(r) for r in rows)
+    columns = ("text",) if text_mode and not qa else ("prompt", "completion")
     out = []
     for i, row in enumerate(rows, 1):
         for col in columns:
@@ -101,8 +119,9 @@ def accumulation_steps(batch_size: int, micro_batch_size: int) -> int:
     return batch_size // per_step
 
 
-def trainer_args(config: SFTConfig, device: str):
-    """TRL's SFTConfig (its TrainingArguments) for our config on `device`."""
+def trainer_args(config: SFTConfig, device: str, completion_only: bool | None = None):
+    """TRL's SFTConfig (its TrainingArguments) for our config on `device`; the loss is on completions only
+    unless the rows are plain text (default: not --text)."""
     import trl
 
     from rl.models import trainer_precision
@@ -113,12 +132,15 @@ def trainer_args(config: SFTConfig, device: str):
         num_train_epochs=config.epochs,
         learning_rate=config.lr,
         lr_scheduler_type=config.scheduler,
+        adam_beta1=config.adam_beta1,
+        adam_beta2=config.adam_beta2,
+        weight_decay=config.weight_decay,
         warmup_steps=config.warmup_ratio,  # a float in [0, 1) is a ratio of total steps
         per_device_train_batch_size=micro,
         per_device_eval_batch_size=micro,
         gradient_accumulation_steps=accumulation_steps(config.batch_size, micro),
         max_length=config.max_length,
-        completion_only_loss=not config.text,
+        completion_only_loss=not config.text if completion_only is None else completion_only,
         dataset_text_field="text",
         packing=False,
         logging_steps=1,
@@ -148,7 +170,8 @@ def run_sft(config: SFTConfig) -> dict[str, Any]:
         return json.loads((out / SUMMARY).read_text(encoding="utf-8"))
     check_model_path(config.model)
     device = pick_device(config.device)
-    args = trainer_args(config, device)
+    completion_only = "completion" in rows[0]
+    args = trainer_args(config, device, completion_only)
     # fp32 master weights everywhere (bf16 autocast on CUDA comes from the trainer arguments)
     model, tokenizer = load_model_and_tokenizer(config.model, device=device, dtype=config.dtype or "float32")
     tokenizer.padding_side = "right"  # training pads on the right; generation (vLLM / rollout) sets its own
@@ -170,9 +193,10 @@ def run_sft(config: SFTConfig) -> dict[str, Any]:
         shutil.rmtree(ckpt, ignore_errors=True)
 
     summary = {
-        "model": str(config.model), "data": str(config.data), "mode": "text" if config.text else "completion_only",
+        "model": str(config.model), "data": str(config.data), "mode": "completion_only" if completion_only else "text",
         "rows": len(rows), "preset": config.preset, "epochs": config.epochs, "lr": config.lr,
         "batch_size": config.batch_size, "max_length": config.max_length, "device": device,
+        "adam_betas": [config.adam_beta1, config.adam_beta2], "weight_decay": config.weight_decay,
         "global_steps": trainer.state.global_step, "loss_before": loss_before, "loss_after": loss_after,
         "seconds": round(train_seconds, 2),
         "train_loss_log": [h["loss"] for h in trainer.state.log_history if "loss" in h],

@@ -95,6 +95,32 @@ def test_sft_text_mode_trains_on_plain_text(tiny_model_dir, tmp_path):
     assert summary["mode"] == "text" and summary["loss_after"] < summary["loss_before"]
 
 
+def test_sft_on_question_answer_text_trains_on_the_completion_only(tiny_model_dir, tmp_path):
+    """A --text corpus rewritten into question -> thinking -> answer (priming.curate --reformat-qa): the loss is
+    on the completion, as in the paper; the paper's AdamW settings reach the trainer."""
+    from rl.sft import SFTConfig, load_sft_rows, main, trainer_args
+
+    data = tmp_path / "qa.jsonl"
+    write_rows([{"text": f"Question: {a} + {b}?\n<think> {a} + {b} = {a + b}. </think> <answer> {a + b} </answer>",
+                 "prompt": f"Question: {a} + {b}?\n<think>",
+                 "completion": f" {a} + {b} = {a + b}. </think> <answer> {a + b} </answer>"}
+                for a in range(1, 9) for b in range(1, 3)], data)
+    assert set(load_sft_rows(data, text_mode=True)[0]) == {"prompt", "completion"}
+    plain = tmp_path / "plain.jsonl"
+    write_rows([{"text": "Plain words.", "prompt": "", "completion": ""}], plain)   # not every row is QA
+    assert set(load_sft_rows(plain, text_mode=True)[0]) == {"text"}
+    config = SFTConfig(model=str(tiny_model_dir), data=str(data), out=str(tmp_path / "o"), text=True)
+    args = trainer_args(config, "cpu", completion_only=True)
+    assert args.completion_only_loss and (args.adam_beta1, args.adam_beta2, args.weight_decay) == (0.9, 0.95, 0.01)
+    assert not trainer_args(config, "cpu", completion_only=False).completion_only_loss
+    out = tmp_path / "cpt-qa"
+    assert main(["--preset", "tiny", "--text", "--model", str(tiny_model_dir), "--data", str(data), "--out", str(out),
+                 "--epochs", "2", "--lr", "3e-3"]) == 0
+    summary = json.loads((out / "sft_summary.json").read_text())
+    assert summary["mode"] == "completion_only" and summary["loss_after"] < summary["loss_before"]
+    assert summary["adam_betas"] == [0.9, 0.95] and summary["weight_decay"] == 0.01
+
+
 def test_grpo_changes_the_policy_and_writes_checkpoints(grpo_run, sft_run):
     from rl.models import list_checkpoints
 
