@@ -500,6 +500,8 @@ response_length."""
     incorrect: str = option("incorrect_only", "condition primed with incorrect-only traces")
     cpt_conditions: list[str] | None = option(None, "continued-pretraining conditions (default: names starting "
                                               "with 'cpt')")
+    corpus_manifests: list[str] = option(default_factory=lambda: [], help="priming.curate manifest.json files (or "
+                                         "their folders) for the corpus behavior-frequency figure")
     title: str = option("Results report", "report title")
     seed: int = option(0, "unused (figures are deterministic); kept for the toolkit's CLI convention")
 
@@ -511,15 +513,58 @@ def main(argv: list[str] | None = None) -> int:
     # read and validate everything before writing anything, so bad input leaves no partial output
     frame = load_results(config.results, config.conditions)
     manifests = load_manifests(config.manifests)
+    corpus = plot_corpus_behaviors(config.corpus_manifests) if config.corpus_manifests else None
     out = Path(config.out)
     results = make_figures(frame, out, manifests, config.paper_reference, config.correct, config.incorrect,
                            config.cpt_conditions)
+    if corpus is not None:
+        results.append(FigureResult("corpus_behaviors", corpus, save_figure(corpus, out, "corpus_behaviors")))
+        plt.close(corpus)
     report = write_report(frame, results, out / "report.md", title=config.title,
                           paper_reference=True, sources=[str(p) for p in config.results])
     for r in results:
         print(f"{r.name}: " + (", ".join(str(p) for p in r.paths) if r.paths else f"skipped ({r.skipped})"))
     print(f"report: {report}")
     return 0
+
+
+def plot_corpus_behaviors(manifests: Sequence[str | os.PathLike]) -> Figure:
+    """The paper's figure of behavior frequency in pretraining corpora, from priming.curate manifests: per
+    behavior, the share of documents showing it (left) and its count per 1,000 units (right), for each curated
+    corpus and its behavior-rich and behavior-minimal sets. A manifest is named by its folder."""
+    groups: list[tuple[str, dict[str, Any]]] = []
+    unit = "units"
+    for raw in manifests:
+        path = Path(raw) / "manifest.json" if Path(raw).is_dir() else Path(raw)
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+            parts = [("corpus", data["corpus_frequency"])] + [(name, info["frequency"])
+                                                              for name, info in data["sets"].items()]
+            for _, freq in parts:
+                for b in BEHAVIORS:
+                    float(freq[b]["share"]), float(freq[b]["per_1k"])
+        except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
+            raise InputError(f"{path}: not a priming.curate manifest ({type(exc).__name__}: {exc})") from None
+        unit = data.get("unit", unit)
+        groups += [(f"{path.parent.name}: {name} (n={freq.get('documents', '?')})", freq) for name, freq in parts]
+    if not groups:
+        raise InputError("no curate manifests given")
+    fig, axes = plt.subplots(1, 2, figsize=(12, 4.5), layout="constrained")
+    palette = plt.get_cmap("tab10").colors
+    width = 0.8 / len(groups)
+    for ax, key, ylabel in ((axes[0], "share", "share of documents showing the behavior"),
+                            (axes[1], "per_1k", f"instances per 1,000 {unit}")):
+        for i, (label, freq) in enumerate(groups):
+            xs = [j - 0.4 + width * (i + 0.5) for j in range(len(BEHAVIORS))]
+            ax.bar(xs, [float(freq[b][key]) for b in BEHAVIORS], width, label=label, color=palette[i % 10])
+        ax.set_xticks(range(len(BEHAVIORS)), [BEHAVIOR_TITLES[b] for b in BEHAVIORS])
+        ax.set_ylabel(ylabel)
+        ax.grid(True, axis="y", alpha=0.3)
+    axes[0].set_ylim(0, 1.02)
+    axes[0].set_title("Behavior frequency in the curated corpora")
+    axes[1].set_title("Behavior density")
+    axes[1].legend(fontsize=8, frameon=False, loc="upper left", bbox_to_anchor=(1.01, 1.0))
+    return fig
 
 
 if __name__ == "__main__":

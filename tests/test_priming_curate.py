@@ -251,3 +251,38 @@ def test_llm_judge_through_the_fake_server(corpus, tmp_path, capsys):
         assert minimal and not any(any(m in r["text"] for m in markers) for r in minimal)
         assert not any(is_no_problem(r["text"]) for r in rich + minimal)   # the LLM's problem/solution check
         assert run(argv, capsys)[0] == 0 and server.count == 60 * 6
+
+
+def test_corpus_behavior_frequency_figure_from_the_manifest(corpus, tmp_path, capsys):
+    """The curate manifest feeds the paper's figure of behavior frequency in pretraining corpora
+    (analysis.figures --corpus-manifests): bar heights are the manifest's shares and densities."""
+    from analysis.figures import main as figures_main, plot_corpus_behaviors
+
+    path, _ = corpus
+    out = tmp_path / "cpt"
+    assert run([path, "--budget-tokens", 150, "--out", out], capsys)[0] == 0
+    manifest = json.loads((out / "manifest.json").read_text())
+    fig = plot_corpus_behaviors([out])
+    share_ax, density_ax = fig.axes[:2]
+    groups = [manifest["corpus_frequency"], manifest["sets"]["rich"]["frequency"],
+              manifest["sets"]["minimal"]["frequency"]]
+    heights = [bar.get_height() for bar in share_ax.patches]
+    assert heights == [g[b]["share"] for g in groups for b in BEHAVIORS]
+    assert [bar.get_height() for bar in density_ax.patches] == [g[b]["per_1k"] for g in groups for b in BEHAVIORS]
+    assert [t.get_text() for t in density_ax.get_legend().get_texts()][1].startswith("cpt: rich")
+    # through the figures command, next to the results figures
+    results = tmp_path / "results.csv"
+    write_rows([{"condition": "cpt_rich", "step": 0, "avg_verifications": 0, "avg_backtracking": 0,
+                 "avg_subgoals": 0, "avg_backwards": 0, "total_verifications": 0, "total_backtracking": 0,
+                 "total_subgoals": 0, "total_backwards": 0, "accuracy": 0.1, "response_length": 10}], results)
+    figs = tmp_path / "figs"
+    with pytest.raises(SystemExit) as exit_info:
+        run_cli(figures_main, [str(results), "--corpus-manifests", str(out / "manifest.json"), "--out", str(figs)])
+    assert exit_info.value.code == 0 and (figs / "corpus_behaviors.png").is_file()
+    assert "corpus_behaviors.png" in (figs / "report.md").read_text()
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"sets": {}}')
+    with pytest.raises(SystemExit) as exit_info:
+        run_cli(figures_main, [str(results), "--corpus-manifests", str(bad), "--out", str(tmp_path / "f2")])
+    assert exit_info.value.code == 2 and "not a priming.curate manifest" in capsys.readouterr().err
+    assert not (tmp_path / "f2").exists()
