@@ -34,7 +34,7 @@ from typing import Any, Callable, Sequence
 from behaviors.judges import Judge, JudgeOptions, label_rows
 from countdown.cli import CommandConfig, Options, option, positional, run_cli
 from countdown.io import FORMATS, InputError, read_rows, write_json, write_rows
-from countdown.prompts import ANSWER_CLOSE, ANSWER_OPEN, THINK_CLOSE, THINK_OPEN, completion_text
+from countdown.prompts import THINK_OPEN, completion_text
 from countdown.records import BEHAVIORS
 
 TEXT_SUFFIXES = (".txt", ".md", ".tex")
@@ -223,7 +223,7 @@ def rule_rewrite(text: str) -> tuple[str, str, str] | None:
 _REWRITE_TASK = ("Rewrite the math text below as one worked problem: the question it poses, the reasoning that "
                  "solves it, and the final answer. Use only what the text contains; do not solve anything it does "
                  "not solve. Reply in exactly this form and nothing else:\n<question>the question</question>\n"
-                 "<thinking>the reasoning</thinking>\n<answer>the final answer only</answer>")
+                 "<thinking>the reasoning</thinking>\n<result>the final answer only</result>")
 REWRITE_STYLES = {   # set name -> how its reasoning is to be written (the paper's two rewrites)
     "rich": "Keep the reasoning as the text works it out, including every check of a result, every mistake and "
             "its correction, every abandoned approach, every intermediate goal it sets and every step it works "
@@ -240,8 +240,8 @@ def rewrite_messages(text: str, style: str) -> list[dict[str, str]]:
 
 
 def parse_rewrite(reply: str | None) -> tuple[str, str, str] | None:
-    """(question, thinking, answer) from a <question>/<thinking>/<answer> reply (the last of each), else None."""
-    found = [re.findall(rf"<{tag}>(.*?)</{tag}>", reply or "", re.S) for tag in ("question", "thinking", "answer")]
+    """(question, thinking, answer) from a <question>/<thinking>/<result> reply (the last of each), else None."""
+    found = [re.findall(rf"<{tag}>(.*?)</{tag}>", reply or "", re.S) for tag in ("question", "thinking", "result")]
     parts = tuple(f[-1].strip() if f else "" for f in found)
     return parts if all(parts) else None
 

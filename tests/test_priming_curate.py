@@ -123,9 +123,9 @@ def test_rule_rewrite_splits_question_thinking_and_answer():
     assert curate.rule_rewrite(PLAIN[2])[2] == "hence the square is 144"
     assert curate.rule_rewrite(PLAIN[0] + " (Remark 3.)")[2] == "so the area is 15"
     assert curate.rule_rewrite("Just one statement without a question") is None
-    assert curate.parse_rewrite("<question>Q?</question>\n<thinking>a, then b</thinking> <answer>7</answer>") == \
+    assert curate.parse_rewrite("<question>Q?</question>\n<thinking>a, then b</thinking> <result>7</result>") == \
         ("Q?", "a, then b", "7")
-    assert curate.parse_rewrite("<question>Q?</question><answer>7</answer>") is None   # no thinking
+    assert curate.parse_rewrite("<question>Q?</question><result>7</result>") is None   # no thinking
 
 
 def test_reformat_qa_by_rule_and_label_reuse(corpus, tmp_path, capsys):
@@ -173,7 +173,7 @@ def test_reformat_qa_through_an_llm_writer(corpus, tmp_path, capsys):
             return "Sorry, I cannot help with that."  # no tags: the rule rewrite steps in
         style = "RICH" if "every mistake and its correction" in system else "PLAIN"
         return (f"<question>{document.split('?')[0].split('.')[0]}?</question>\n"
-                f"<thinking>{style} steps for it.</thinking>\n<answer>42</answer>")
+                f"<thinking>{style} steps for it.</thinking>\n<result>42</result>")
 
     path, _ = corpus
     out = tmp_path / "llm-qa"
