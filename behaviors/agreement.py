@@ -101,8 +101,8 @@ class AgreementConfig(JudgeOptions, CommandConfig):
                                default=None)
     b: str | None = positional("labels from judge B (not with --gold)", default=None)
     gold: bool = option(False, "compare with the gold set's hand labels instead of judge B")
-    gold_file: str = option(str(GOLD_PATH), "the gold set (JSONL rows: id, numbers, target, completion, style, "
-                            "split, the four counts)")
+    gold_file: str | None = option(None, "another gold set (JSONL rows: id, numbers, target, completion, style, "
+                                   "split, the four counts; default: behaviors/gold/countdown_gold.jsonl)")
     split: str = option("all", "gold rows to use", choices=SPLITS + ("all",))
     labels_out: str | None = option(None, "with --gold and no label file: also write the judge's labels of the "
                                     "gold traces", output="file")
@@ -126,12 +126,13 @@ def _labels(path: str) -> list[dict[str, Any]]:
 
 
 def _gold_rows(config: AgreementConfig) -> list[dict[str, Any]]:
+    path = config.gold_file or GOLD_PATH
     try:
-        rows = load_gold(None if config.split == "all" else config.split, config.gold_file)
+        rows = load_gold(None if config.split == "all" else config.split, path)
     except (OSError, ValueError) as exc:   # a missing file, a bad line or a row without the gold fields
-        raise InputError(f"{config.gold_file}: not a gold set ({exc})") from None
+        raise InputError(f"{path}: not a gold set ({exc})") from None
     if not rows:
-        raise InputError(f"{config.gold_file}: no gold rows in split {config.split!r}")
+        raise InputError(f"{path}: no gold rows in split {config.split!r}")
     return [{**r, "trace_id": r["id"]} for r in rows]
 
 
@@ -139,7 +140,8 @@ def _judge_gold(config: AgreementConfig, gold: list[dict[str, Any]]) -> list[dic
     """The judge's labels of the gold traces (a seeded sample if --judge-sample is smaller than the set)."""
     rows = sample_rows(gold, config.sample_size(), seed=config.seed)
     judge = config.make_judge(config.seed)
-    judged = label_rows(rows, judge, variant="countdown", progress=sys.stderr.isatty(), source=config.gold_file)
+    judged = label_rows(rows, judge, variant="countdown", progress=sys.stderr.isatty(),
+                        source=str(config.gold_file or GOLD_PATH))
     labels = [j.label.to_dict() for j in judged]
     failed = sum(v is None for lab in labels for v in (lab[b] for b in BEHAVIORS))
     first = labels[0]
