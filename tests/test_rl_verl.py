@@ -103,13 +103,17 @@ def test_export_from_files_rejects_overlapping_splits(tiny_problems, tmp_path):
     assert not (tmp_path / "out").exists()
 
 
-def test_paper_defaults_draw_fresh_prompts():
+def test_paper_presets_draw_fresh_prompts():
+    from rl.train import TrainConfig
     from rl.verl_export import DEFAULT_TEST, DEFAULT_TRAIN, ExportConfig
 
     config = ExportConfig(out="x")
     assert (config.train, config.test) == (DEFAULT_TRAIN, DEFAULT_TEST) == (327_680, 1024)
     # 250 steps of 256 prompts never need a prompt twice
     assert PAPER_PPO["total_training_steps"] * PAPER_PPO["train_batch_size"] <= config.train
+    for train in (TrainConfig(model="m", out="o"), TrainConfig.from_preset("paper", model="m", out="o")):
+        assert (train.steps, train.prompts_per_step) == (250, 256)
+        assert train.problem_count() >= 64_000 == train.steps * train.prompts_per_step
 
 
 def _evaluate(script, tmp_path, **env):
