@@ -207,11 +207,8 @@ def expected_prompt_ids(tokenizer: Any, text: str, template: str) -> list[int]:
 
 def check_template(tokenizer: Any, row: dict, template: str) -> None:
     """Refuse an export whose VERBATIM_TEMPLATE would hand this tokenizer's policy other tokens than the prompt."""
-    import copy
-
-    tok = copy.copy(tokenizer)
-    tok.chat_template = VERBATIM_TEMPLATE
-    got = tok.apply_chat_template(row["prompt"], tokenize=True, add_generation_prompt=True, return_dict=False)
+    got = tokenizer.apply_chat_template(row["prompt"], chat_template=VERBATIM_TEMPLATE, tokenize=True,
+                                        add_generation_prompt=True, return_dict=False)
     want = expected_prompt_ids(tokenizer, row["prompt"][0]["content"], template)
     if list(got) != list(want):
         raise InputError(f"--model: with its tokenizer the launch script's chat template gives {len(got)} prompt "
@@ -299,6 +296,10 @@ def export(config: ExportConfig) -> dict:
         f"generating {config.train} train + {config.test} test problems ({config.problem_preset})"
     print(f"problems: {what}", flush=True)
     splits = load_or_generate(config)  # bad input fails before anything is written
+    prompts = PAPER_PPO["total_training_steps"] * PAPER_PPO["train_batch_size"]
+    if len(splits["train"]) < prompts:
+        print(f"note: {len(splits['train'])} train problems for {prompts} prompts: veRL will show each about "
+              f"{prompts / len(splits['train']):.1f} times (the paper drew every prompt fresh)")
     tokenizer = export_tokenizer(config)
     if tokenizer is not None:
         check_template(tokenizer, verl_rows(splits["train"][:1], config.template, tokenizer=tokenizer)[0],

@@ -166,3 +166,27 @@ def test_export_refuses_unusable_names(tmp_path, flag, value):
     with pytest.raises(SystemExit) as exc:
         run_cli(main, ["--out", str(tmp_path / "out"), "--train", "4", "--test", "2", flag, value])
     assert exc.value.code == 2 and not (tmp_path / "out").exists()
+
+
+def test_export_refuses_a_template_that_would_change_the_prompt_tokens(tiny_model_dir, tmp_path, capsys):
+    # a tokenizer whose bos differs from eos but which never adds it (as SmolLM's): the launch script's
+    # template would put a BOS in front that the toolkit's own prompt does not have
+    import shutil
+
+    from transformers import AutoTokenizer
+
+    from countdown.cli import run_cli
+
+    model = tmp_path / "model"
+    shutil.copytree(tiny_model_dir, model)
+    tok = AutoTokenizer.from_pretrained(model)
+    tok.bos_token = "<|im_start|>"
+    tok.save_pretrained(model)
+    assert AutoTokenizer.from_pretrained(model)("x")["input_ids"][0] != tok.bos_token_id
+    with pytest.raises(SystemExit) as exc:
+        run_cli(main, ["--out", str(tmp_path / "out"), "--train", "4", "--test", "2", "--model", str(model)])
+    assert exc.value.code == 2 and not (tmp_path / "out").exists()
+    assert "special-token handling differs" in capsys.readouterr().err
+    # the unchanged tiny tokenizer passes the same check
+    assert main(["--out", str(tmp_path / "ok"), "--train", "4", "--test", "2", "--model", str(tiny_model_dir)]) == 0
+    assert json.loads((tmp_path / "ok" / "export_info.json").read_text())["template_checked_with_tokenizer"]
