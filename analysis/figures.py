@@ -263,7 +263,9 @@ def plot_continued_pretraining(frame: pd.DataFrame, conditions: Sequence[str],
     totals = frame.assign(all_behaviors=frame[avg_columns].sum(axis=1, min_count=1))
     _plot_lines(right, totals, "all_behaviors", colors, keys=keys)
     right.set_ylim(bottom=0)
-    _finish(right, "All four behaviors per response", "mean count per response (sum of 4)")
+    # the same series as on the left: a long legend is drawn once, beside the figure
+    _finish(right, "All four behaviors per response", "mean count per response (sum of 4)",
+            legend=len(keys) <= LEGEND_INSIDE)
     return fig
 
 

@@ -190,12 +190,16 @@ def _inches(fig, bbox):
     return bbox.width / fig.dpi, bbox.height / fig.dpi
 
 
-@pytest.mark.parametrize("plot", ["accuracy", "behaviors", "response_length", "final_accuracy"])
+@pytest.mark.parametrize("plot", ["accuracy", "behaviors", "response_length", "final_accuracy",
+                                  "continued_pretraining"])
 def test_figures_stay_legible_with_25_conditions(tmp_path, plot):
-    write_rows(authors_table([f"condition_with_a_long_name_{i:02d}" for i in range(25)], 1), tmp_path / "m.csv")
+    names = [f"condition_with_a_long_name_{i:02d}" for i in range(25)]
+    write_rows(authors_table(names, 1), tmp_path / "m.csv")
     frame = results.load_results([tmp_path / "m.csv"])
     fig = {"accuracy": figures.plot_accuracy, "behaviors": figures.plot_behaviors,
-           "response_length": figures.plot_response_length, "final_accuracy": figures.plot_final_accuracy}[plot](frame)
+           "response_length": figures.plot_response_length, "final_accuracy": figures.plot_final_accuracy,
+           "continued_pretraining": lambda f: figures.plot_continued_pretraining(f, names)}[plot](frame)
+    assert len(fig.legends) <= 1   # a long legend is drawn once
     fig.canvas.draw()
     canvas = fig.bbox
     for legend in [ax.get_legend() for ax in fig.axes if ax.get_legend()] + list(fig.legends):
