@@ -20,10 +20,11 @@ class PaperResult:
     start: float        # accuracy at step 0
     end: float          # accuracy at step 250
     max: float | None = None  # best checkpoint where the paper reports it separately
+    model: str = "llama"      # the model family the row was measured on (every primed row is Llama's)
 
 
 HEADLINE: tuple[PaperResult, ...] = (
-    PaperResult("qwen_no_priming", "Qwen-2.5-3B, no priming", 0.01, 0.54, 0.61),
+    PaperResult("qwen_no_priming", "Qwen-2.5-3B, no priming", 0.01, 0.54, 0.61, model="qwen"),
     PaperResult("llama_no_priming", "Llama-3.2-3B, no priming", 0.00, 0.34, 0.35),
     PaperResult("all_strategies", "Llama primed all_strategies", 0.35, 0.74),
     PaperResult("only_backtracking", "Llama primed only_backtracking", 0.41, 0.77),
@@ -57,12 +58,54 @@ ALIASES: dict[str, str] = {
 }
 
 
-def paper_result(condition: str) -> PaperResult | None:
-    """The paper row for one of our condition names (exact key, alias, or with a llama_/qwen_ prefix)."""
-    name = condition.strip().lower().replace("-", "_")
-    for candidate in (name, name.removeprefix("llama_"), name.removeprefix("primed_")):
-        if candidate in BY_KEY:
-            return BY_KEY[candidate]
-        if candidate in ALIASES:
-            return BY_KEY[ALIASES[candidate]]
+# The paper authors' condition names, as their published per-step results tables spell them -> ours.
+# base_70b is the larger Llama reference of the paper's first figure (no row in the headline table);
+# owmathqa_* are the continued-pretraining runs on OpenWebMath (owmathqa_method: behavior-rich,
+# owmathqa_none: behavior-minimal). human_cot keeps its name: the toolkit has no such condition.
+AUTHOR_CONDITIONS: dict[str, str] = {
+    "base_ppo": "no_priming", "base_70b": "no_priming_70b",
+    "no_positive_all_strategies": "incorrect_only", "no_positive": "incorrect_only", "dots": "length_matched",
+    "owmathqa_method": "cpt_rich", "owmathqa_none": "cpt_minimal",
+}
+# base models (not primed, not continued-pretrained): the conditions of the step-0 base-model figure
+BASE_CONDITIONS = ("no_priming", "no_priming_70b", "qwen", "qwen_base", "llama", "llama_base", "unprimed", "base")
+
+
+def toolkit_condition(name: str) -> str:
+    """Our name for a condition as the paper's authors name it (other names are returned unchanged)."""
+    key = name.strip()
+    if key in AUTHOR_CONDITIONS:
+        return AUTHOR_CONDITIONS[key]
+    if key.startswith("owmathqa"):  # a continued-pretraining run we have no exact counterpart for
+        return "cpt_" + key
+    return key
+
+
+def model_family(model: str | None) -> str | None:
+    """"qwen" or "llama" when a model name says which of the paper's models it is, else None."""
+    name = (model or "").lower()
+    for family in ("qwen", "llama"):
+        if family in name:
+            return family
     return None
+
+
+def paper_result(condition: str, model: str | None = None) -> PaperResult | None:
+    """The paper row for one of our condition names (exact key, alias, or with a llama_/qwen_ prefix).
+
+    With a `model` whose name says Qwen or Llama, only rows measured on that model count: an unprimed
+    condition gets that model's no-priming row, a primed one (all Llama rows) none for Qwen.
+    """
+    name = condition.strip().lower().replace("-", "_")
+    row = None
+    for candidate in (name, name.removeprefix("llama_"), name.removeprefix("primed_")):
+        key = candidate if candidate in BY_KEY else ALIASES.get(candidate)
+        if key is not None:
+            row = BY_KEY[key]
+            break
+    family = model_family(model)
+    if row is None or family is None:
+        return row
+    if row.key.endswith("_no_priming"):
+        return BY_KEY[f"{family}_no_priming"]
+    return row if row.model == family else None

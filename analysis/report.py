@@ -14,7 +14,8 @@ from typing import Sequence
 import pandas as pd
 
 from analysis import paper_numbers
-from analysis.results import condition_order, load_results, summarize
+from analysis.results import (Series, is_share_table, load_results, series, series_rows, shared_conditions,
+                              summarize, table_argument)
 from countdown.cli import CommandConfig, option, positional, run_cli
 from countdown.io import atomic_path
 from countdown.records import BEHAVIORS, RESULTS_BEHAVIOR_COLUMNS
@@ -29,6 +30,7 @@ FIGURE_CAPTIONS = {
     "continued_pretraining": "Behavior-rich vs behavior-minimal continued pretraining.",
     "corpus_behaviors": "Behavior frequency in the curated corpus and its behavior-rich and behavior-minimal sets "
                         "(share of documents showing each behavior, from priming.curate manifests).",
+    "base_behaviors": "Behaviors of the unprimed base models before RL (first checkpoint, step 0), side by side.",
 }
 
 
@@ -38,18 +40,26 @@ def _fmt(x: float | None, digits: int = 3) -> str:
     return f"{x:.{digits}f}"
 
 
+def _model_column(frame: pd.DataFrame) -> bool:
+    """Tables name each row's model when several models share a condition name."""
+    return bool(shared_conditions(frame))
+
+
 def accuracy_table(frame: pd.DataFrame, paper_reference: bool = True) -> str:
-    """Markdown table: start / end / max accuracy per condition (with the paper's numbers if they exist)."""
-    head = ["condition", "checkpoints", "start (step)", "end (step)", "max (step)", "end − start"]
+    """Markdown table: start / end / max accuracy per condition (with the paper's numbers if they exist);
+    one row per (model, condition), with a model column when several models share a condition."""
+    with_model = _model_column(frame)
+    head = ["condition"] + (["model"] if with_model else []) + ["checkpoints", "start (step)", "end (step)",
+                                                                "max (step)", "end − start"]
     if paper_reference:
         head += ["paper start", "paper end"]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for s in summarize(frame):
-        cells = [s.condition, str(s.n_steps), f"{_fmt(s.start_accuracy)} ({s.first_step})",
-                 f"{_fmt(s.end_accuracy)} ({s.last_step})", f"{_fmt(s.max_accuracy)} ({s.max_step})",
-                 f"{s.end_accuracy - s.start_accuracy:+.3f}"]
+        cells = [s.condition] + ([s.model] if with_model else []) + [
+            str(s.n_steps), f"{_fmt(s.start_accuracy)} ({s.first_step})", f"{_fmt(s.end_accuracy)} ({s.last_step})",
+            f"{_fmt(s.max_accuracy)} ({s.max_step})", f"{s.end_accuracy - s.start_accuracy:+.3f}"]
         if paper_reference:
-            ref = paper_numbers.paper_result(s.condition)
+            ref = paper_numbers.paper_result(s.condition, s.model)
             cells += [_fmt(ref.start, 2), _fmt(ref.end, 2)] if ref else ["–", "–"]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
@@ -57,24 +67,26 @@ def accuracy_table(frame: pd.DataFrame, paper_reference: bool = True) -> str:
 
 def behavior_table(frame: pd.DataFrame) -> str:
     """Markdown table: mean behavior counts per response and response length at the first and last step."""
-    head = ["condition", "step"] + [b.replace("_", " ") for b in BEHAVIORS] + ["length (chars)"]
+    with_model = _model_column(frame)
+    head = ["condition"] + (["model"] if with_model else []) + ["step"] + \
+        [b.replace("_", " ") for b in BEHAVIORS] + ["length (chars)"]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
-    for condition in condition_order(frame):
-        part = frame[frame["condition"] == condition].sort_values("step")
+    for key in series(frame):
+        part = series_rows(frame, key)
         rows = [part.iloc[0]] if len(part) == 1 else [part.iloc[0], part.iloc[-1]]
         for row in rows:
-            cells = [condition, str(int(row["step"]))]
+            cells = [key[1]] + ([key[0]] if with_model else []) + [str(int(row["step"]))]
             cells += [_fmt(row[RESULTS_BEHAVIOR_COLUMNS[b][0]], 2) for b in BEHAVIORS]
             cells.append(_fmt(row["response_length"], 0))
             lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
 
-def paper_table(conditions: Sequence[str] | None = None) -> str:
-    """The paper's headline rows (all, or those matching `conditions`)."""
+def paper_table(matches: Sequence[Series] | None = None) -> str:
+    """The paper's headline rows (all, or those matching the (model, condition) series)."""
     rows = paper_numbers.HEADLINE
-    if conditions is not None:
-        keys = {r.key for r in (paper_numbers.paper_result(c) for c in conditions) if r is not None}
+    if matches is not None:
+        keys = {r.key for r in (paper_numbers.paper_result(c, m) for m, c in matches) if r is not None}
         rows = tuple(r for r in rows if r.key in keys)
     lines = ["| paper row | start | end (max) |", "|---|---|---|"]
     for r in rows:
@@ -131,7 +143,7 @@ def render_report(frame: pd.DataFrame, figures: Sequence = (), report_dir: Path 
     if any(not f.paths and f.skipped for f in figures):
         parts.append("")
     if paper_reference:
-        matched = [c for c in condition_order(frame) if paper_numbers.paper_result(c)]
+        matched = [(m, c) for m, c in series(frame) if paper_numbers.paper_result(c, m)]
         parts += ["## The paper's numbers for comparison", "",
                   f"{paper_numbers.PAPER}, held-out Countdown accuracy at RL step 0 and step "
                   f"{paper_numbers.PAPER_FINAL_STEP} (3B models, 250 PPO steps on GPUs):", "",
@@ -141,6 +153,11 @@ def render_report(frame: pd.DataFrame, figures: Sequence = (), report_dir: Path 
         parts += ["## Notes", ""] + [f"- {n}" for n in notes] + [""]
     if sources:
         parts += ["Results tables: " + ", ".join(f"`{s}`" for s in sources), ""]
+    if "original_condition" in frame:
+        renamed = dict.fromkeys((o, c) for o, c in zip(frame["original_condition"], frame["condition"]) if o != c)
+        if renamed:
+            parts += ["Condition names read as the toolkit's: " + ", ".join(f"`{o}` → `{c}`" for o, c in renamed),
+                      ""]
     return "\n".join(parts)
 
 
@@ -160,7 +177,7 @@ class ReportConfig(CommandConfig):
 
     epilog = "example:\n  python -m analysis.report runs/demo/results/results.csv --out report.md"
 
-    results: list[str] = positional("results tables (.csv, .parquet, .jsonl, .json)")
+    results: list[str] = positional("results tables (FILE or FILE:MODEL; .csv, .parquet, .jsonl, .json)")
     out: str = option(help="the markdown file to write", output="file")
     conditions: list[str] | None = option(None, "only these conditions, in this order")
     title: str = option("Results report", "report title")
@@ -169,8 +186,11 @@ class ReportConfig(CommandConfig):
 
 def main(argv: list[str] | None = None) -> int:
     config = ReportConfig.parse(argv)
-    frame = load_results(config.results, config.conditions)
-    print(write_report(frame, [], config.out, title=config.title, sources=config.results))
+    tables = [p for p in config.results if not is_share_table(table_argument(p)[0])]
+    for skipped in (p for p in config.results if p not in tables):
+        print(f"{skipped}: a share-correct table; the report has no use for it (analysis.figures draws it)")
+    frame = load_results(tables, config.conditions)
+    print(write_report(frame, [], config.out, title=config.title, sources=tables))
     return 0
 
 

@@ -4,7 +4,9 @@ veRL's RL schema (one row per problem): `data_source`, `prompt` as a chat messag
 `reward_model` {"style": "rule", "ground_truth": {"target", "numbers"}} (what countdown.reward.compute_score
 receives), and `extra_info` {split, index, id}. The `base` template puts its whole rendered prompt in one
 user message, as TinyZero's Countdown data does (its trainer feeds that text to base models as is); `chat`
-puts the task's system and user messages there, for veRL to render with the model's chat template.
+puts the task's system and user messages there, for veRL to render with the model's chat template, or, given
+a tokenizer, the chat prompt already rendered with it as one user message (rl.verl_export's launch script
+then hands that text to the policy unchanged).
 """
 from __future__ import annotations
 
@@ -23,7 +25,7 @@ def write_jsonl(problems: Iterable[Problem], path: str | os.PathLike) -> Path:
 
 
 def _messages(problem: Problem, template: str, tokenizer: Any = None) -> list[dict[str, str]]:
-    if template == "chat":
+    if template == "chat" and tokenizer is None:
         return chat_messages(problem.numbers, problem.target)
     return [{"role": "user", "content": render_prompt(problem.numbers, problem.target, template, tokenizer)}]
 

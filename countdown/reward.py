@@ -7,14 +7,17 @@ expression), 0.0 when there is no answer at all.
 Unlike the reference implementation this never calls `eval`: the answer goes through a small non-recursive
 operator-precedence parser over integers, + - * / and parentheses with exact rational arithmetic. Inputs are
 capped in length and nesting depth before any work is done, so every call is bounded, whatever the completion
-holds (exponent towers, thousands of parentheses, unicode digits, floats, division by zero).
+holds (exponent towers, thousands of parentheses, unicode digits, floats, division by zero). It never
+raises: a completion that is not text, or a problem whose numbers or target are not integers, scores
+`config.none` (the reward runs inside trainers, where an exception would kill the run).
 """
 from __future__ import annotations
 
+import operator
 import re
 from dataclasses import dataclass
 from fractions import Fraction
-from typing import Any, Sequence
+from typing import Any, Mapping, Sequence
 
 MAX_ANSWER_CHARS = 256   # a real 3-4 number answer is < 60 chars; longer is never worth parsing
 MAX_DEPTH = 24           # parenthesis nesting allowed in an answer
@@ -22,7 +25,8 @@ MAX_DEPTH = 24           # parenthesis nesting allowed in an answer
 _ANSWER_OPEN, _ANSWER_CLOSE = "<answer>", "</answer>"
 _ALLOWED = re.compile(r"[0-9+\-*/() \t\n]*")
 _TOKEN = re.compile(r"\s*(?:([0-9]+)|(.))")
-_ASSISTANT_MARKERS = ("<|im_start|>assistant", "Assistant:")
+# Where a chat or base prompt hands over to the response: ChatML (Qwen), Llama-3, the base template.
+_ASSISTANT_MARKERS = ("<|im_start|>assistant", "<|start_header_id|>assistant<|end_header_id|>", "Assistant:")
 
 
 @dataclass(frozen=True)
@@ -164,9 +168,24 @@ def grade(completion: str, numbers: Sequence[int], target: int) -> Grade:
     return Grade("correct", answer, value)
 
 
+def _problem(numbers: Any, target: Any) -> tuple[list[int], int] | None:
+    """(numbers, target) as plain ints, or None when they are not integers (None, floats, text, ...)."""
+    try:
+        return [operator.index(n) for n in numbers], operator.index(target)
+    except TypeError:
+        return None
+
+
 def score(completion: str, numbers: Sequence[int], target: int, config: RewardConfig = DEFAULT) -> float:
-    """The reward of a completion: config.correct, config.format (answer present but wrong) or config.none."""
-    status = grade(completion, numbers, target).status
+    """The reward of a completion: config.correct, config.format (answer present but wrong) or config.none.
+
+    Never raises: a completion that is not a str, or numbers / target that are not integers, score
+    config.none.
+    """
+    problem = _problem(numbers, target)
+    if not isinstance(completion, str) or problem is None:
+        return config.none
+    status = grade(completion, *problem).status
     if status == "correct":
         return config.correct
     if status == "no_answer":
@@ -178,12 +197,15 @@ def compute_score(data_source: str, solution_str: str, ground_truth: dict[str, A
                   extra_info: dict[str, Any] | None = None) -> float:
     """veRL's custom reward signature. `ground_truth` is {"target": int, "numbers": [int, ...]}.
 
-    veRL may pass the decoded prompt + response; the prompt's own format example must not be graded,
-    so only the text after the assistant marker counts when one is present.
+    veRL 0.9 passes the decoded response; older trainers (TinyZero) pass prompt + response, and the
+    prompt's own format example must not be graded. So only the text after the earliest assistant marker
+    (ChatML, Llama-3 or the base template's `Assistant:`) counts when one is present. Never raises: a
+    ground truth without usable `numbers` / `target` scores 0.
     """
-    for marker in _ASSISTANT_MARKERS:
-        cut = solution_str.find(marker)
-        if cut >= 0:
-            solution_str = solution_str[cut + len(marker):]
-            break
-    return score(solution_str, list(ground_truth["numbers"]), int(ground_truth["target"]))
+    if not isinstance(solution_str, str) or not isinstance(ground_truth, Mapping):
+        return DEFAULT.none
+    cuts = [(at, marker) for marker in _ASSISTANT_MARKERS if (at := solution_str.find(marker)) >= 0]
+    if cuts:
+        at, marker = min(cuts)
+        solution_str = solution_str[at + len(marker):]
+    return score(solution_str, ground_truth.get("numbers"), ground_truth.get("target"))

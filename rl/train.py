@@ -1,8 +1,8 @@
 """RL on Countdown with TRL's GRPOTrainer and the toolkit's safe reward.
 
 The paper trains with veRL's PPO (actor + critic); this is the single-machine stand-in. `--preset paper`
-keeps every setting the two share (lr 1e-6, KL 0.001, 256 prompts x 4 samples per step, 256/1024 token
-limits, temperature 1.0, ~250 steps, a checkpoint every 10 steps); docs/rl.md lists what differs. For
+keeps every setting the two share (lr 1e-6, KL 0.001, 256 fresh prompts x 4 samples per step, 256/1024
+token limits, temperature 1.0, 250 steps, a checkpoint every 10 steps); docs/rl.md lists what differs. For
 the exact PPO recipe on several GPUs use `python -m rl.verl_export`.
 
 Rollouts use vLLM inside the trainer process (TRL's colocate mode) when vllm is importable and a GPU is
@@ -44,8 +44,9 @@ class TrainConfig(CommandConfig):
   python -m rl.train --model runs/sft/all_strategies --out runs/primed-grpo --preset paper --problems train.jsonl
   python -m rl.train --model runs/tiny-model --out runs/tiny-grpo --preset tiny
 presets: (YAML files in configs/train/; any flag overrides them)
-  paper: 250 steps, 256 prompts x 4 samples, lr 1e-6, KL beta 0.001, 256/1024 prompt/response tokens,
-         temperature 1.0, checkpoint every 10 steps (see docs/rl.md for what differs from veRL PPO)
+  paper: 250 steps, 256 fresh prompts x 4 samples (64,000 generated problems, none repeated), lr 1e-6,
+         KL beta 0.001, 256/1024 prompt/response tokens, temperature 1.0, checkpoint every 10 steps
+         (see docs/rl.md for what differs from veRL PPO)
   tiny:  6 steps, 4 prompts x 4 samples, 48-token completions, temperature 0.7, checkpoint every 3 steps (CPU)"""
 
     model: str = option(help="starting model folder or hub id")
@@ -61,7 +62,8 @@ presets: (YAML files in configs/train/; any flag overrides them)
     save_steps: int = option(10, "checkpoint every N steps")
     prompts_per_step: int = option(256, "prompts per step")
     num_generations: int = option(4, "samples per prompt (GRPO group size, >= 2)")
-    epochs: float = option(15.0, "passes over the problem set during --steps (sets the default set size)")
+    epochs: float = option(1.0, "passes over the problem set during --steps (sets the default set size; 1 = "
+                           "every prompt fresh)")
     lr: float = option(1e-6, "learning rate")
     beta: float = option(0.001, "KL coefficient against the starting model")
     temperature: float = option(1.0, "rollout temperature")

