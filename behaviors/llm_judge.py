@@ -46,13 +46,20 @@ class LLMJudge:
 
     async def alabel(self, items: Sequence[Item], progress: bool = False) -> list[Judged]:
         plans = [self._jobs(item) for item in items]
-        flat = [(key, messages) for plan in plans for _, key, messages in plan]
+        # a reply without readable counts is not cached: the next run asks again instead of reusing it
+        flat = [(key, messages, lambda text, names=answered: self._readable(text, names))
+                for plan in plans for answered, key, messages in plan]
         replies = iter(await self.client.complete_many(flat, progress=progress, desc="judge requests"))
         return [self._assemble(item, [(answered, next(replies)) for answered, _, _ in plan])
                 for item, plan in zip(items, plans)]
 
     def label(self, items: Sequence[Item], progress: bool = False) -> list[Judged]:
         return asyncio.run(self.alabel(items, progress=progress))
+
+    def _readable(self, reply: str, names: tuple[str, ...]) -> bool:
+        parsed = {names[0]: parse_count(reply)} if len(names) == 1 and self.mode == "per-behavior" else \
+            parse_combined(reply, names)
+        return all(value is not None for value, _ in parsed.values())
 
     def _assemble(self, item: Item, answers: list[tuple[tuple[str, ...], str | ChatError]]) -> Judged:
         counts: dict[str, int | None] = {}
