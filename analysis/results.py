@@ -14,7 +14,7 @@ from typing import Iterable, Sequence
 
 import pandas as pd
 
-from countdown.io import InputError, read_rows
+from countdown.io import InputError, read_numbered
 from countdown.records import RESULTS_BEHAVIOR_COLUMNS, RESULTS_COLUMNS
 
 # Columns that must hold numbers; behavior and length cells may be empty (the judge failed or the
@@ -51,7 +51,8 @@ def _number(value, column: str, place: str, required: bool) -> float:
 def read_results(path: str | os.PathLike) -> pd.DataFrame:
     """One results table file as a DataFrame with RESULTS_COLUMNS first (extra columns kept after them)."""
     path = Path(path)
-    rows = read_rows(path)
+    numbered = read_numbered(path)   # JSONL: the file's own line of each row, blank lines counted
+    rows = [row for _, row in numbered]
     if not rows:
         raise InputError(f"{path}: the results table has no rows")
     present = set().union(*(r.keys() for r in rows))
@@ -61,7 +62,7 @@ def read_results(path: str | os.PathLike) -> pd.DataFrame:
                          f"(expected {', '.join(RESULTS_COLUMNS)})")
     clean = []
     for i, row in enumerate(rows):
-        place = _row_place(path, i)
+        place = f"{path}:{numbered[i][0]}" if path.suffix.lower() == ".jsonl" else _row_place(path, i)
         out = dict(row)
         condition = row.get("condition")
         if condition is None or str(condition).strip() == "":

@@ -11,7 +11,8 @@ from dataclasses import dataclass
 from typing import Any, Sequence
 
 from countdown.cli import CommandConfig, option, positional, run_cli
-from countdown.io import InputError, read_rows, write_rows
+from countdown.data import is_integer
+from countdown.io import InputError, read_numbered, write_rows
 from countdown.records import BEHAVIORS
 
 
@@ -74,13 +75,29 @@ class AgreementConfig(CommandConfig):
     seed: int = option(0, "unused (deterministic); accepted for CLI uniformity")
 
 
+def read_labels(path: str) -> list[dict[str, Any]]:
+    """A classify output's rows, checked: a trace_id once per file and each count a whole number >= 0 or
+    null (a failed judgment). Anything else is an InputError naming the file line."""
+    rows, seen = [], {}
+    for line, row in read_numbered(path):
+        where = f"{path}:{line}"
+        if row.get("trace_id") is None or not any(b in row for b in BEHAVIORS):
+            raise InputError(f"{where}: needs trace_id and behavior counts (a classify output)")
+        trace_id = str(row["trace_id"])
+        if trace_id in seen:
+            raise InputError(f"{where}: trace_id {trace_id!r} already labelled on line {seen[trace_id]}")
+        seen[trace_id] = line
+        for behavior in BEHAVIORS:
+            value = row.get(behavior)
+            if value is not None and not (is_integer(value) and value >= 0):
+                raise InputError(f"{where}: {behavior} must be a whole number >= 0 or null, got {str(value)[:40]!r}")
+        rows.append({**row, "trace_id": trace_id})
+    return rows
+
+
 def main(argv: list[str] | None = None) -> int:
     config = AgreementConfig.parse(argv)
-    rows_a, rows_b = read_rows(config.a), read_rows(config.b)
-    for path, rows in ((config.a, rows_a), (config.b, rows_b)):
-        for i, row in enumerate(rows):
-            if "trace_id" not in row or not any(b in row for b in BEHAVIORS):
-                raise InputError(f"{path}: row {i + 1}: needs trace_id and behavior counts (a classify output)")
+    rows_a, rows_b = read_labels(config.a), read_labels(config.b)
     table = agreement(rows_a, rows_b)
     if not any(t["n"] for t in table):
         raise InputError(f"{config.a} and {config.b} share no labelled trace_id")

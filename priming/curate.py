@@ -26,7 +26,7 @@ from typing import Any, Callable, Sequence
 
 from behaviors.judges import Judge, JudgeOptions, label_rows
 from countdown.cli import CommandConfig, option, positional, run_cli
-from countdown.io import FORMATS, InputError, read_rows, write_json, write_rows
+from countdown.io import FORMATS, InputError, read_numbered, read_rows, write_json, write_rows
 from countdown.records import BEHAVIORS
 
 TEXT_SUFFIXES = (".txt", ".md", ".tex")
@@ -77,7 +77,7 @@ def read_corpus(paths: Sequence[str], text_field: str = "text") -> list[Doc]:
             if text.strip():
                 docs.append(Doc(str(path), text))
             continue
-        for lineno, row in enumerate(read_rows(path), 1):
+        for lineno, row in read_numbered(path):
             if text_field not in row:
                 raise InputError(f"{path}:{lineno}: no {text_field!r} column (choose one with --text-field)")
             text = row[text_field]
@@ -280,6 +280,7 @@ def main(argv: list[str] | None = None) -> int:
     out.mkdir(parents=True, exist_ok=True)
     judged_now = label_docs(docs, config.judge, out / LABELS, lambda todo: judge_counts(todo, judge))
     failed = sum(1 for d in docs if d.counts is None)
+    config.check_failures(failed, len(docs), "a document's judgment failed (its counts are null in labels.jsonl)")
     if config.reformat_qa:
         for doc in docs:
             if doc.counts and doc.counts.get("has_problem") and doc.counts.get("has_solution"):
@@ -289,8 +290,10 @@ def main(argv: list[str] | None = None) -> int:
 
     rich, minimal, budget = select(docs, config.budget_tokens, counter, random.Random(config.seed))
     if budget == 0:
+        judged = [d for d in docs if d.counts is not None]
         raise InputError(f"{', '.join(config.corpus)}: needs documents both with and without behaviors "
-                         f"({sum(d.behaviors > 0 for d in docs)} with, {sum(d.behaviors == 0 for d in docs)} without)")
+                         f"({sum(d.behaviors > 0 for d in judged)} with, {sum(d.behaviors == 0 for d in judged)} "
+                         f"without, {failed} not judged)")
     if budget < config.budget_tokens:
         print(f"warning: the corpus fills only {budget} {counter.unit} per set (asked {config.budget_tokens})",
               file=sys.stderr)

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from countdown.cli import CommandConfig, option, preset_names, run_cli
-from countdown.io import InputError, read_rows, write_json
+from countdown.io import InputError, read_numbered, write_json
 
 SUMMARY = "sft_summary.json"
 
@@ -70,6 +70,14 @@ A finished output folder (with sft_summary.json) is left alone on re-run."""
             raise InputError(f"--warmup-ratio must be in [0, 1) (got {self.warmup_ratio})")
         if self.limit is not None and self.limit < 1:
             raise InputError(f"--limit must be >= 1 (got {self.limit})")
+        from transformers import SchedulerType
+
+        from rl.models import check_device_options
+
+        if self.scheduler not in {s.value for s in SchedulerType}:
+            raise InputError(f"--scheduler {self.scheduler}: unknown (choose from "
+                             f"{', '.join(s.value for s in SchedulerType)})")
+        check_device_options(self.device, self.dtype)
         super().validate()
 
     def micro_batch(self) -> int:
@@ -78,12 +86,12 @@ A finished output folder (with sft_summary.json) is left alone on re-run."""
 
 def load_sft_rows(path: str | os.PathLike, text_mode: bool, limit: int | None = None) -> list[dict[str, str]]:
     """Rows reduced to the columns SFT trains on, with one clear error for a bad row."""
-    rows = read_rows(path)
+    rows = read_numbered(path)
     if not rows:
         raise InputError(f"{path}: no rows")
     columns = ("text",) if text_mode else ("prompt", "completion")
     out = []
-    for i, row in enumerate(rows, 1):
+    for i, row in rows:
         for col in columns:
             value = row.get(col)
             if not isinstance(value, str) or (col != "prompt" and not value.strip()):

@@ -15,14 +15,13 @@ from __future__ import annotations
 import ast
 import hashlib
 import math
-import os
 import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
 
 from countdown.cli import CommandConfig, option, run_cli
-from countdown.io import InputError, atomic_path, write_json
+from countdown.io import InputError, atomic_path, check_input, write_json
 from countdown.records import Problem
 
 REWARD_FILE = "countdown_reward.py"
@@ -185,8 +184,8 @@ def load_or_generate(config: ExportConfig) -> dict[str, list[Problem]]:
     from countdown.data import require_problems
 
     for path in (config.problems, config.test_problems):
-        if path and not os.path.isfile(path):
-            raise InputError(f"{path}: no such file")
+        if path:
+            check_input(path)
     if config.problems:
         train = require_problems(config.problems)
         test = require_problems(config.test_problems) if config.test_problems else []
