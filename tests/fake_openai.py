@@ -38,6 +38,16 @@ class Fail:
     seconds: float = 5.0
 
 
+class _QuietServer(ThreadingHTTPServer):
+    """A client that hangs up (a timeout, a closed connection) is routine here, not a traceback on stderr."""
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        import sys
+
+        if not isinstance(sys.exc_info()[1], ConnectionError):
+            super().handle_error(request, client_address)
+
+
 def _default_reply(request: dict[str, Any]) -> str:
     return "<count>0</count>"
 
@@ -127,7 +137,7 @@ class FakeOpenAI:
                     pass
 
         self._handler = Handler
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server = _QuietServer(("127.0.0.1", 0), Handler)
         self._server.daemon_threads = True
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
         self._thread.start()
