@@ -101,9 +101,10 @@ class JudgeOptions(Options):
         refuses the key or answers garbage must not pass for a run of null counts."""
         if total and failed / total > self.judge_max_failed:
             where = self.judge_base_url if self.judge == "llm" else f"judge {self.judge}"
+            example = f"; e.g. {reason}" if reason else ""
             raise InputError(f"{where}: {failed} of {total} judgments failed ({failed / total:.0%} > "
-                             f"--judge-max-failed {self.judge_max_failed:g})" + (f"; e.g. {reason}" if reason else "")
-                             + "; stopped before writing results (answered requests are cached: a re-run retries only the failures)")
+                             f"--judge-max-failed {self.judge_max_failed:g}){example}; stopped before writing "
+                             "results (answered requests are cached: a re-run retries only the failures)")
 
     def make_judge(self, seed: int = 0, default_cache: str | Path = DEFAULT_CACHE) -> Judge:
         """The judge these options name; an LLM judge caches in --judge-cache, else in `default_cache`."""

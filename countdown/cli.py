@@ -30,7 +30,7 @@ import typing
 from pathlib import Path
 from typing import Any, Callable, ClassVar, TypeVar
 
-from countdown.io import InputError
+from countdown.io import InputError, brief
 
 CONFIG_DIR = Path(__file__).resolve().parent.parent / "configs"
 
@@ -170,7 +170,7 @@ def read_yaml(path: str | Path) -> dict[str, Any]:
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
     except (yaml.YAMLError, UnicodeDecodeError) as exc:
-        raise InputError(f"{path}: not valid YAML ({_brief(exc)})") from None
+        raise InputError(f"{path}: not valid YAML ({brief(exc)})") from None
     except RecursionError:   # nesting deeper than the parser's stack: no option value looks like that
         raise InputError(f"{path}: YAML nested too deeply") from None
     if data is None:
@@ -215,7 +215,7 @@ def checked_values(cls: type, data: dict[str, Any], source: Any) -> dict[str, An
         for item in (value if isinstance(value, list) else [value]):
             if choices is not None and item is not None and item not in choices:
                 raise InputError(f"{source}: option {name!r} must be one of {', '.join(map(str, choices))}, "
-                                 f"got {_brief(repr(item))}")
+                                 f"got {brief(repr(item), 80)}")
     return values
 
 
@@ -235,7 +235,7 @@ def _coerce(kind: Any, value: Any, name: str, source: Any) -> Any:
         return [_scalar(element, item, name, source) for item in items]
     if origin is dict:
         if not isinstance(value, dict):
-            raise InputError(f"{source}: option {name!r} must be a mapping of KEY: VALUE, got {_brief(repr(value))}")
+            raise InputError(f"{source}: option {name!r} must be a mapping of KEY: VALUE, got {brief(repr(value), 80)}")
         return dict(value)
     return _scalar(base, value, name, source)
 
@@ -263,13 +263,8 @@ def _scalar(kind: Any, value: Any, name: str, source: Any) -> Any:
         elif isinstance(value, (int, float)):   # `condition: 1`, `model: 7` read as numbers by YAML
             converted = str(value)
     if converted is None:
-        raise InputError(f"{source}: option {name!r} must be {_KIND_NAMES[kind]}, got {_brief(repr(value))}")
+        raise InputError(f"{source}: option {name!r} must be {_KIND_NAMES[kind]}, got {brief(repr(value), 80)}")
     return converted
-
-
-def _brief(value: Any, limit: int = 80) -> str:
-    text = " ".join(str(value).split())
-    return text if len(text) <= limit else text[:limit] + "..."
 
 
 def _unwrap(kind: Any) -> Any:

@@ -11,7 +11,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from countdown.io import InputError, read_numbered
+from countdown.io import InputError, brief, read_numbered
 from countdown.records import Problem, RecordError
 
 
@@ -65,10 +65,12 @@ def _problem(row: dict[str, Any], lineno: int, path: Path, split: str | None) ->
         data.setdefault("split", extra.get("split"))
     numbers, target = data.get("numbers"), data.get("target")
     if not isinstance(numbers, (list, tuple)) or not numbers:
-        raise InputError(f"{where}: 'numbers' (or 'nums') must be a non-empty list of integers, got {_brief(numbers)}")
+        raise InputError(f"{where}: 'numbers' (or 'nums') must be a non-empty list of integers, "
+                         f"got {brief(repr(numbers), 60)}")
     for value in list(numbers) + [target]:
         if not is_integer(value):
-            raise InputError(f"{where}: numbers and target must be integers within 64 bits, got {_brief(value)}")
+            raise InputError(f"{where}: numbers and target must be integers within 64 bits, "
+                             f"got {brief(repr(value), 60)}")
     if data.get("id") is None:
         data["id"] = f"{path.stem}-{lineno:06d}"
     if data.get("split") is None:
@@ -78,7 +80,3 @@ def _problem(row: dict[str, Any], lineno: int, path: Path, split: str | None) ->
     except RecordError as exc:
         raise InputError(f"{where}: {exc}") from None
 
-
-def _brief(value: Any, limit: int = 60) -> str:
-    text = repr(value)
-    return text if len(text) <= limit else text[:limit] + "..."

@@ -66,7 +66,7 @@ def read_numbered(path: str | os.PathLike, fmt: str | None = None) -> list[tuple
     except pd.errors.EmptyDataError:
         return []
     except Exception as exc:  # pyarrow/pandas raise many types for corrupt files
-        raise InputError(f"{path}: cannot read {fmt} ({type(exc).__name__}: {_brief(exc)})") from None
+        raise InputError(f"{path}: cannot read {fmt} ({type(exc).__name__}: {brief(exc)})") from None
     rows = [_plain(r) for r in frame.to_dict(orient="records")]
     return list(enumerate(_json_cells(rows) if fmt == "csv" else rows, 1))
 
@@ -126,8 +126,9 @@ def _json(text: str, path: Path, lineno: int | None) -> Any:
         raise InputError(f"{path}:{lineno or 1}: JSON nested too deeply") from None
 
 
-def _brief(exc: Exception, limit: int = 200) -> str:
-    text = " ".join(str(exc).split())
+def brief(value: Any, limit: int = 200) -> str:
+    """`value` as one line of at most `limit` characters, fit for an error message."""
+    text = " ".join(str(value).split())
     return text if len(text) <= limit else text[:limit] + "..."
 
 

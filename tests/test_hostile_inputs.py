@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from countdown.records import RESULTS_COLUMNS
-from hostile import COMMANDS, fails_cleanly
+from hostile import COMMANDS, fails_cleanly, run
 
 GOOD_PROBLEM = {"id": "g", "numbers": [3, 5, 2], "target": 16}
 
@@ -232,3 +232,14 @@ def test_values_no_run_can_use(command, args, needle, tmp_path, tiny_model_dir, 
     }[command]
     (tmp_path / "p.jsonl").write_text(json.dumps(GOOD_PROBLEM) + "\n")
     fails_cleanly(command, base + args, capsys, needle, work=tmp_path)
+
+
+def test_a_csv_the_toolkit_wrote_reads_back(work, capsys):
+    """Lists and objects in CSV cells (numbers, errors) are written as JSON and read back as values."""
+    traces = work / "t.jsonl"
+    traces.write_text(_lines(GOOD_ROW["traces"], {**GOOD_ROW["traces"], "trace_id": "u", "numbers": [3, 5, 2]}))
+    assert run("behaviors.classify", [traces, "--out", work / "l.csv"], capsys)[0] == 0
+    assert run("behaviors.classify", [work / "l.csv", "--out", work / "again.jsonl"], capsys)[0] == 0
+    again = [json.loads(line) for line in (work / "again.jsonl").read_text().splitlines()]
+    assert [r["numbers"] for r in again] == [[3, 5], [3, 5, 2]]
+    assert run("behaviors.agreement", [work / "l.csv", work / "again.jsonl"], capsys)[0] == 0

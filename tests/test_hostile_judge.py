@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -119,6 +120,14 @@ def test_unreadable_replies_are_asked_again_and_answers_are_kept(work, cache, ca
     assert all(r["verification"] == 2 for r in read_rows(work / "l.jsonl"))
 
 
+def test_a_fully_cached_run_needs_no_server(work, cache, capsys):
+    with FakeOpenAI(reply=lambda r: "<count>1</count>") as server:
+        args = classify(work, server, cache)
+        assert run("behaviors.classify", args, capsys)[0] == 0 and server.count == 8
+    code, out, _ = run("behaviors.classify", args, capsys)   # the server is gone: every answer is cached
+    assert code == 0 and "cache hits 8" in out
+
+
 def test_a_few_failures_pass_within_the_allowed_share(work, cache, capsys):
     """One behavior failing on every trace is a quarter of the judgments: above the default 10 %, within 30 %."""
     def reply(request):
@@ -149,8 +158,6 @@ def test_evaluate_without_a_key_fails_before_sampling(tmp_path, tiny_model_dir, 
     (tmp_path / "p.jsonl").write_text(json.dumps({"id": "a", "numbers": [3, 5], "target": 8}) + "\n")
     run_dir = tmp_path / "run"
     run_dir.mkdir()
-    import shutil
-
     shutil.copytree(tiny_model_dir, run_dir / "checkpoint-1")
     fails_cleanly("rl.evaluate", [run_dir, "--condition", "c", "--problems", tmp_path / "p.jsonl", "--backend", "hf",
                                   "--judge", "llm", "--results", tmp_path / "r.csv"], capsys,
