@@ -120,6 +120,18 @@ def test_unreadable_replies_are_asked_again_and_answers_are_kept(work, cache, ca
     assert all(r["verification"] == 2 for r in read_rows(work / "l.jsonl"))
 
 
+@pytest.mark.parametrize("kind, needle", [("folder", "is a folder"), ("corrupt", "cannot use as a reply cache")])
+def test_an_unusable_reply_cache_is_an_input_error(kind, needle, work, capsys):
+    bad = work / "judge.sqlite"
+    if kind == "folder":
+        bad.mkdir()
+    else:
+        bad.write_bytes(b"not a database " * 100)
+    with FakeOpenAI() as server:
+        fails_cleanly("behaviors.classify", classify(work, server, bad), capsys, "judge.sqlite", needle, work=work)
+        assert server.count == 0
+
+
 def test_a_fully_cached_run_needs_no_server(work, cache, capsys):
     with FakeOpenAI(reply=lambda r: "<count>1</count>") as server:
         args = classify(work, server, cache)
