@@ -67,9 +67,9 @@ def test_no_request_outlives_the_timeout(kind, work, cache, tmp_path_factory, ca
     ("truncate", "connection error"), ("drop", "connection error"), ("400", "HTTP 400"),
 ])
 def test_a_judge_that_fails_every_call_fails_the_run(kind, reason, work, cache, capsys):
-    with FakeOpenAI(reply=lambda r: Fail(kind)) as server:
-        fails_cleanly("behaviors.classify", classify(work, server, cache), capsys, server.base_url,
-                      "judgments failed", reason, "re-run", work=work)
+    with FakeOpenAI(reply=lambda r: Fail(kind)) as server:   # (a timeout long enough not to be the reason)
+        fails_cleanly("behaviors.classify", classify(work, server, cache, "--judge-timeout", "20"), capsys,
+                      server.base_url, "judgments failed", reason, "re-run", work=work)
 
 
 def test_the_server_is_checked_before_any_request(work, cache, capsys, monkeypatch):
