@@ -58,7 +58,7 @@ def test_no_request_outlives_the_timeout(kind, work, cache, tmp_path_factory, ca
         started = time.monotonic()
         fails_cleanly("behaviors.classify", classify(work, server, cache), capsys, server.base_url,
                       "8 of 8 judgments failed", "timeout after 1s", work=work)
-        assert time.monotonic() - started < baseline + 6   # 8 requests at 8-way concurrency, 1 s each, + slack
+        assert time.monotonic() - started < baseline + 10   # 8 requests at once, 1 s each; slack for a busy machine
         assert 1 <= server.count <= 8   # (on a loaded machine a request may time out before it arrives)
 
 
