@@ -18,7 +18,7 @@ from typing import Iterable, Sequence
 import pandas as pd
 
 from analysis.paper_numbers import toolkit_condition
-from countdown.io import InputError, read_rows
+from countdown.io import InputError, read_numbered, read_rows
 from countdown.records import RESULTS_BEHAVIOR_COLUMNS, RESULTS_COLUMNS
 
 # Columns that must hold numbers; behavior and length cells may be empty (the judge failed or the
@@ -86,7 +86,8 @@ def read_results(path: str | os.PathLike, model: str | None = None) -> pd.DataFr
     `model` names the table's model; without it the `model` column is used, else the file's stem.
     """
     path = Path(path)
-    rows = read_rows(path)
+    numbered = read_numbered(path)   # JSONL: the file's own line of each row, blank lines counted
+    rows = [row for _, row in numbered]
     if not rows:
         raise InputError(f"{path}: the results table has no rows")
     present = set().union(*(r.keys() for r in rows))
@@ -96,7 +97,7 @@ def read_results(path: str | os.PathLike, model: str | None = None) -> pd.DataFr
                          f"(expected {', '.join(RESULTS_COLUMNS)})")
     clean = []
     for i, row in enumerate(rows):
-        place = _row_place(path, i)
+        place = f"{path}:{numbered[i][0]}" if path.suffix.lower() == ".jsonl" else _row_place(path, i)
         out = dict(row)
         condition = row.get("condition")
         if condition is None or str(condition).strip() == "":

@@ -16,7 +16,8 @@ from dataclasses import dataclass
 from typing import Any, Sequence
 
 from countdown.cli import CommandConfig, option, positional, run_cli
-from countdown.io import InputError, read_rows, write_rows
+from countdown.data import is_integer
+from countdown.io import InputError, read_numbered, write_rows
 from countdown.records import BEHAVIORS
 
 from .gold import GOLD_PATH, SPLITS, load_gold
@@ -117,14 +118,6 @@ class AgreementConfig(JudgeOptions, CommandConfig):
         super().validate()
 
 
-def _labels(path: str) -> list[dict[str, Any]]:
-    rows = read_rows(path)
-    for i, row in enumerate(rows):
-        if "trace_id" not in row or not any(b in row for b in BEHAVIORS):
-            raise InputError(f"{path}: row {i + 1}: needs trace_id and behavior counts (a classify output)")
-    return rows
-
-
 def _gold_rows(config: AgreementConfig) -> list[dict[str, Any]]:
     path = config.gold_file or GOLD_PATH
     try:
@@ -152,14 +145,34 @@ def _judge_gold(config: AgreementConfig, gold: list[dict[str, Any]]) -> list[dic
     return labels
 
 
+def read_labels(path: str) -> list[dict[str, Any]]:
+    """A classify output's rows, checked: a trace_id once per file and each count a whole number >= 0 or
+    null (a failed judgment). Anything else is an InputError naming the file line."""
+    rows, seen = [], {}
+    for line, row in read_numbered(path):
+        where = f"{path}:{line}"
+        if row.get("trace_id") is None or not any(b in row for b in BEHAVIORS):
+            raise InputError(f"{where}: needs trace_id and behavior counts (a classify output)")
+        trace_id = str(row["trace_id"])
+        if trace_id in seen:
+            raise InputError(f"{where}: trace_id {trace_id!r} already labelled on line {seen[trace_id]}")
+        seen[trace_id] = line
+        for behavior in BEHAVIORS:
+            value = row.get(behavior)
+            if value is not None and not (is_integer(value) and value >= 0):
+                raise InputError(f"{where}: {behavior} must be a whole number >= 0 or null, got {str(value)[:40]!r}")
+        rows.append({**row, "trace_id": trace_id})
+    return rows
+
+
 def main(argv: list[str] | None = None) -> int:
     config = AgreementConfig.parse(argv)
     if config.gold:
         rows_b = _gold_rows(config)
-        rows_a = _labels(config.a) if config.a else _judge_gold(config, rows_b)
+        rows_a = read_labels(config.a) if config.a else _judge_gold(config, rows_b)
         names = (config.a or f"judge {rows_a[0]['judge']}", f"gold set ({config.split}, {len(rows_b)} rows)")
     else:
-        rows_a, rows_b = _labels(config.a), _labels(config.b)
+        rows_a, rows_b = read_labels(config.a), read_labels(config.b)
         names = (config.a, config.b)
     table = agreement(rows_a, rows_b)
     if not any(t["n"] for t in table):

@@ -14,11 +14,11 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from countdown.cli import CommandConfig, option, positional, run_cli
-from countdown.io import InputError, format_of, read_rows, write_rows
+from countdown.io import InputError, format_of, read_numbered, write_rows
 from countdown.records import BEHAVIORS, BehaviorLabel
 
 from .aggregate import results_table
-from .judges import VARIANTS, JudgeOptions, Judged, label_rows, sample_rows
+from .judges import VARIANTS, JudgeOptions, Judged, items_from_rows, label_rows, sample_rows
 
 
 def summarize(labels: Sequence[BehaviorLabel]) -> list[dict[str, Any]]:
@@ -78,7 +78,7 @@ LLM requests are cached (--judge-cache): re-running makes no requests, an interr
     variant: str = option("auto", "prompt/rule variant; auto = countdown when a row has numbers and target",
                           choices=VARIANTS)
     group_by: str | None = option(None, "comma-separated columns, e.g. condition,step")
-    results: str | None = option(None, "aggregated table path (default: <out>_results.csv)")
+    results: str | None = option(None, "aggregated table path (default: <out>_results.csv)", output="file")
     seed: int = option(0, "seed for --judge-sample and retry jitter")
 
     def group_columns(self) -> list[str]:
@@ -96,21 +96,32 @@ LLM requests are cached (--judge-cache): re-running makes no requests, an interr
             format_of(self.results_path())
         super().validate()
 
+    def outputs(self) -> dict[str, tuple[Path, str]]:
+        found = super().outputs()
+        found.pop("--results", None)   # written only with --group-by, at results_path()
+        if self.results_path() is not None:
+            found["--results"] = (self.results_path(), "file")
+        return found
+
 
 def main(argv: list[str] | None = None) -> int:
     config = ClassifyConfig.parse(argv)
     group_by = config.group_columns()
-    rows = read_rows(config.input)
-    if not rows:
+    numbered = read_numbered(config.input)
+    if not numbered:
         raise InputError(f"{config.input}: no rows")
+    rows = [row for _, row in numbered]
     missing = [c for c in group_by if all(c not in r for r in rows)]
     if missing:
         raise InputError(f"{config.input}: --group-by column(s) not in the input: {', '.join(missing)}")
+    # every row is checked (and a bad one named by its line) before sampling and before any request
+    items_from_rows(rows, config.text_field, config.variant, config.input, lines=[n for n, _ in numbered])
     total, sample = len(rows), config.sample_size()
     rows = sample_rows(rows, sample, group_by, config.seed)
     judge = config.make_judge(config.seed)
     judged = label_rows(rows, judge, text_field=config.text_field, variant=config.variant,
                         progress=sys.stderr.isatty(), source=config.input)
+    config.check_labels([j.label for j in judged])
     write_rows(_joined(rows, judged, format_of(config.out)), config.out)
     labels = [j.label for j in judged]
     results_path = config.results_path()

@@ -15,6 +15,7 @@ protocol and settings.
 """
 from __future__ import annotations
 
+import math
 import os
 import random
 from dataclasses import dataclass
@@ -22,6 +23,7 @@ from pathlib import Path
 from typing import Any, Callable, Hashable, Protocol, Sequence
 
 from countdown.cli import Options, option
+from countdown.data import is_integer
 from countdown.io import InputError
 from countdown.records import BEHAVIORS, BehaviorLabel
 
@@ -75,6 +77,10 @@ class JudgeOptions(Options):
     judge_cache: str | None = option(None, f"llm: reply cache (SQLite; default {DEFAULT_CACHE}, for curate "
                                      "OUT/.judge_cache/judge.sqlite); a re-run sends no request twice",
                                      group="behavior judge")
+    judge_max_failed: float = option(0.1, "largest share of failed judgments (null counts) a run accepts; more "
+                                     "fails the command (exit 2) before it writes labels or results (answered "
+                                     "requests stay cached, so a re-run asks only for the failures)",
+                                     group="behavior judge")
 
     def validate(self) -> None:
         if self.judge not in JUDGES:
@@ -86,11 +92,35 @@ class JudgeOptions(Options):
                              f"(got {self.judge_temperature}, {self.judge_max_tokens})")
         if self.judge_concurrency < 1:
             raise InputError(f"--judge-concurrency must be >= 1 (got {self.judge_concurrency})")
+        if not (self.judge_timeout > 0 and math.isfinite(self.judge_timeout)):
+            raise InputError(f"--judge-timeout must be a positive number of seconds (got {self.judge_timeout})")
+        if self.judge_max_retries < 0:
+            raise InputError(f"--judge-max-retries must be >= 0 (got {self.judge_max_retries})")
+        if self.judge_rpm is not None and not self.judge_rpm > 0:
+            raise InputError(f"--judge-rpm must be > 0 (got {self.judge_rpm})")
+        if not 0 <= self.judge_max_failed <= 1:
+            raise InputError(f"--judge-max-failed must be a share in [0, 1] (got {self.judge_max_failed})")
         super().validate()
 
     def sample_size(self) -> int:
         """Traces judged per group: --judge-sample, else the judge's default (200 for llm); 0 = all."""
         return self.judge_sample if self.judge_sample is not None else DEFAULT_SAMPLE[self.judge]
+
+    def check_labels(self, labels: Sequence[BehaviorLabel]) -> None:
+        """check_failures over every count of every label (a count is None where its judgment failed)."""
+        failed = [(lab, b) for lab in labels for b in BEHAVIORS if getattr(lab, b) is None]
+        reason = next((lab.errors[b] for lab, b in failed if lab.errors.get(b)), None)
+        self.check_failures(len(failed), len(labels) * len(BEHAVIORS), reason)
+
+    def check_failures(self, failed: int, total: int, reason: str | None = None) -> None:
+        """InputError when more than --judge-max-failed of `total` judgments failed: a judge that is down,
+        refuses the key or answers garbage must not pass for a run of null counts."""
+        if total and failed / total > self.judge_max_failed:
+            where = self.judge_base_url if self.judge == "llm" else f"judge {self.judge}"
+            example = f"; e.g. {reason}" if reason else ""
+            raise InputError(f"{where}: {failed} of {total} judgments failed ({failed / total:.0%} > "
+                             f"--judge-max-failed {self.judge_max_failed:g}){example}; stopped before writing "
+                             "results (answered requests are cached: a re-run retries only the failures)")
 
     def make_judge(self, seed: int = 0, default_cache: str | Path = DEFAULT_CACHE) -> Judge:
         """The judge these options name; an LLM judge caches in --judge-cache, else in `default_cache`."""
@@ -158,14 +188,14 @@ def trace_id_of(row: dict[str, Any], index: int) -> str:
 
 
 def items_from_rows(rows: Sequence[dict[str, Any]], text_field: str = "completion", variant: str = "auto",
-                    source: str = "input") -> list[Item]:
+                    source: str = "input", lines: Sequence[int] | None = None) -> list[Item]:
     """Judge items for table rows; rows with numbers and target are Countdown traces unless `variant` says
-    otherwise. A bad row raises InputError naming it."""
+    otherwise. A bad row raises InputError naming it (`source:line` with the rows' file `lines`)."""
     if variant not in VARIANTS:
         raise InputError(f"unknown variant {variant!r} (choose from {', '.join(VARIANTS)})")
     items = []
     for i, row in enumerate(rows):
-        where = f"{source}: row {i + 1}"
+        where = f"{source}:{lines[i]}" if lines is not None else f"{source}: row {i + 1}"
         text = row.get(text_field)
         if not isinstance(text, str):
             have = ", ".join(sorted(row)[:12])
@@ -174,10 +204,12 @@ def items_from_rows(rows: Sequence[dict[str, Any]], text_field: str = "completio
         kind = variant if variant != "auto" else ("countdown" if has_problem else "text")
         numbers = target = None
         if kind == "countdown":
-            try:
-                numbers, target = [int(n) for n in row["numbers"]], int(row["target"])
-            except (KeyError, TypeError, ValueError):
-                raise InputError(f"{where}: the countdown variant needs integer 'numbers' and 'target'") from None
+            numbers, target = row.get("numbers"), row.get("target")
+            if not (isinstance(numbers, (list, tuple)) and numbers and all(map(is_integer, numbers))
+                    and is_integer(target)):   # 22.9 is not 22, and [] is no problem
+                raise InputError(f"{where}: the countdown variant needs a non-empty list of integer 'numbers' "
+                                 f"and an integer 'target' (got {str(numbers)[:40]}, {str(target)[:20]})")
+            numbers, target = [int(n) for n in numbers], int(target)
         items.append(Item(trace_id_of(row, i), text, kind, numbers, target))
     return items
 

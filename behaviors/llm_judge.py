@@ -51,7 +51,9 @@ class LLMJudge:
 
     async def alabel(self, items: Sequence[Item], progress: bool = False) -> list[Judged]:
         plans = [self._jobs(item) for item in items]
-        flat = [(key, messages) for plan in plans for _, key, messages in plan]
+        # a reply without readable counts is not cached: the next run asks again instead of reusing it
+        flat = [(key, messages, lambda text, names=answered: self._readable(text, names))
+                for plan in plans for answered, key, messages in plan]
         replies = iter(await self.client.complete_many(flat, progress=progress, desc="judge requests"))
         return [self._assemble(item, [(answered, next(replies)) for answered, _, _ in plan])
                 for item, plan in zip(items, plans)]
@@ -59,16 +61,23 @@ class LLMJudge:
     def label(self, items: Sequence[Item], progress: bool = False) -> list[Judged]:
         return asyncio.run(self.alabel(items, progress=progress))
 
+    def _parse(self, reply: str, names: tuple[str, ...]) -> dict[str, tuple[int | None, str | None]]:
+        """name -> (count or None, reason it could not be read) for one reply."""
+        if self.protocol == "paper":
+            return {names[0]: parse_count(reply)}   # reasoning first; the last <count> tag counts
+        return parse_combined(reply, names)
+
+    def _readable(self, reply: str, names: tuple[str, ...]) -> bool:
+        return all(value is not None for value, _ in self._parse(reply, names).values())
+
     def _assemble(self, item: Item, answers: list[tuple[tuple[str, ...], str | ChatError]]) -> Judged:
         counts: dict[str, int | None] = {}
         errors: dict[str, str] = {}
         for names, reply in answers:
             if isinstance(reply, ChatError):
                 parsed = {n: (None, f"request failed: {reply}") for n in names}
-            elif self.protocol == "paper":
-                parsed = {names[0]: parse_count(reply)}   # reasoning first; the last <count> tag counts
             else:
-                parsed = parse_combined(reply, names)
+                parsed = self._parse(reply, names)
             for name, (value, reason) in parsed.items():
                 counts[name] = value
                 if reason:

@@ -18,8 +18,11 @@ pairs for every boolean, and argument groups. See docs/architecture.md.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import functools
+import os
+import re
 import sys
 import textwrap
 import types
@@ -27,7 +30,7 @@ import typing
 from pathlib import Path
 from typing import Any, Callable, ClassVar, TypeVar
 
-from countdown.io import InputError
+from countdown.io import InputError, brief
 
 CONFIG_DIR = Path(__file__).resolve().parent.parent / "configs"
 
@@ -94,6 +97,9 @@ class CommandConfig(Options):
         """After the fields' own checks: every output can be written, and no two outputs are one file."""
         from countdown.io import check_distinct, check_output
 
+        seed = getattr(self, "seed", None)
+        if isinstance(seed, int) and not 0 <= seed < 2 ** 32:   # numpy's and the trainers' seeds are 32-bit
+            raise InputError(f"--seed must be in 0..{2 ** 32 - 1} (got {seed})")
         outputs = self.outputs()
         for flag, (path, kind) in outputs.items():
             check_output(path, kind, flag)
@@ -160,11 +166,13 @@ def read_yaml(path: str | Path) -> dict[str, Any]:
 
     path = Path(path)
     if not path.is_file():
-        raise InputError(f"{path}: no such config file")
+        raise InputError(f"{path}: {'is a folder, not a config file' if path.is_dir() else 'no such config file'}")
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
     except (yaml.YAMLError, UnicodeDecodeError) as exc:
-        raise InputError(f"{path}: not valid YAML ({' '.join(str(exc).split())})") from None
+        raise InputError(f"{path}: not valid YAML ({brief(exc)})") from None
+    except RecursionError:   # nesting deeper than the parser's stack: no option value looks like that
+        raise InputError(f"{path}: YAML nested too deeply") from None
     if data is None:
         return {}
     if not isinstance(data, dict):
@@ -191,32 +199,72 @@ def layered_values(cls: type[CommandConfig], preset: str | None, config_file: st
 
 
 def checked_values(cls: type, data: dict[str, Any], source: Any) -> dict[str, Any]:
-    """`data` with every key a field of `cls` (else InputError naming `source`) and values converted to the
-    fields' types."""
-    names = {f.name for f in dataclasses.fields(cls) if f.init}
-    unknown = sorted(set(data) - names)
+    """`data` with every key a field of `cls` (else InputError naming `source`) and every value of the field's
+    type (converted where the conversion is exact: "1e-6" -> 1e-6, 3 -> 3.0, one value -> a one-item list)
+    and among the field's choices."""
+    fields = {f.name: f for f in dataclasses.fields(cls) if f.init}
+    unknown = sorted(set(data) - set(fields))
     if unknown:
         command = cls.prog() if issubclass(cls, CommandConfig) else cls.__name__
         raise InputError(f"{source}: unknown option(s) {', '.join(unknown)} for {command}")
     hints = typing.get_type_hints(cls)
-    return {k: _coerce(hints[k], v, k, source) for k, v in data.items()}
+    values = {}
+    for name, value in data.items():
+        values[name] = value = _coerce(hints[name], value, name, source)
+        choices = fields[name].metadata.get("choices")
+        for item in (value if isinstance(value, list) else [value]):
+            if choices is not None and item is not None and item not in choices:
+                raise InputError(f"{source}: option {name!r} must be one of {', '.join(map(str, choices))}, "
+                                 f"got {brief(repr(item), 80)}")
+    return values
 
 
-def _coerce(kind: Any, value: Any, name: str, path: Any) -> Any:
-    """YAML value -> the field's type (YAML reads 1e-6 as a string; a list field may be given one value)."""
+_KIND_NAMES = {bool: "true or false", int: "an integer", float: "a number", str: "a string"}
+
+
+def _coerce(kind: Any, value: Any, name: str, source: Any) -> Any:
+    """A YAML (or library) value as the field's type, or InputError naming `source` and the option. YAML reads
+    1e-6 as a string, so numbers may come as text; a list field may be given one value."""
     if value is None:
         return None
     base = _unwrap(kind)
-    try:
-        if base is float and isinstance(value, (str, int)) and not isinstance(value, bool):
-            return float(value)
-        if base is int and isinstance(value, str):
-            return int(value)
-        if typing.get_origin(base) is list and not isinstance(value, list):
-            return [value]
-    except ValueError:
-        raise InputError(f"{path}: option {name!r} must be a {base.__name__}, got {value!r}") from None
-    return value
+    origin = typing.get_origin(base)
+    if origin is list:
+        element = (typing.get_args(base) or (Any,))[0]
+        items = value if isinstance(value, (list, tuple)) else [value]
+        return [_scalar(element, item, name, source) for item in items]
+    if origin is dict:
+        if not isinstance(value, dict):
+            raise InputError(f"{source}: option {name!r} must be a mapping of KEY: VALUE, got {brief(repr(value), 80)}")
+        return dict(value)
+    return _scalar(base, value, name, source)
+
+
+def _scalar(kind: Any, value: Any, name: str, source: Any) -> Any:
+    if kind not in _KIND_NAMES:   # Any and other free-form fields
+        return value
+    converted: Any = None
+    if isinstance(value, bool):
+        converted = value if kind is bool else None
+    elif kind is int:
+        if isinstance(value, int) or isinstance(value, float) and value.is_integer():
+            converted = int(value)
+        elif isinstance(value, str) and re.fullmatch(r"\s*[-+]?\d+\s*", value):
+            converted = int(value)
+    elif kind is float:
+        if isinstance(value, (int, float)):
+            converted = float(value)
+        elif isinstance(value, str):
+            with contextlib.suppress(ValueError):
+                converted = float(value)
+    elif kind is str:
+        if isinstance(value, (str, os.PathLike)):
+            converted = str(value)
+        elif isinstance(value, (int, float)):   # `condition: 1`, `model: 7` read as numbers by YAML
+            converted = str(value)
+    if converted is None:
+        raise InputError(f"{source}: option {name!r} must be {_KIND_NAMES[kind]}, got {brief(repr(value), 80)}")
+    return converted
 
 
 def _unwrap(kind: Any) -> Any:

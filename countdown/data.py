@@ -6,20 +6,20 @@ row is reported as file:line (line = 1-based row number for parquet/JSON).
 """
 from __future__ import annotations
 
+import math
 import os
 from pathlib import Path
 from typing import Any
 
-from countdown.io import InputError, read_rows
+from countdown.io import InputError, brief, read_numbered
 from countdown.records import Problem, RecordError
 
 
 def load_problems(path: str | os.PathLike, split: str | None = None) -> list[Problem]:
     """All problems in `path`; `split` keeps only rows of that split (and names the split of rows without one)."""
     path = Path(path)
-    rows = read_rows(path)
     problems = []
-    for lineno, row in _numbered(path, rows):
+    for lineno, row in read_numbered(path):
         problem = _problem(row, lineno, path, split)
         if split is None or problem.split == split:
             problems.append(problem)
@@ -38,23 +38,18 @@ def require_problems(path: str | os.PathLike, split: str | None = None) -> list[
     return problems
 
 
-def _numbered(path: Path, rows: list[dict]) -> list[tuple[int, dict]]:
-    """(line number in the file, row): JSONL skips blank lines, so count them back in."""
-    if path.suffix.lower() != ".jsonl":
-        return list(enumerate(rows, 1))
-    numbers = []
-    with open(path, encoding="utf-8") as fh:
-        for lineno, line in enumerate(fh, 1):
-            if line.strip():
-                numbers.append(lineno)
-    return list(zip(numbers, rows))
+# Every number must fit the 64-bit integers of parquet, numpy and the trainers' tensors.
+INT64_MAX = 2 ** 63 - 1
 
 
-def _is_integer(value: Any) -> bool:
-    # parquet/CSV may hand back 3.0 for 3; anything not exactly integral is an error, never rounded
+def is_integer(value: Any) -> bool:
+    """An exact integer within 64 bits. Parquet/CSV may hand back 3.0 for 3; anything not exactly integral
+    (22.9, NaN, "3", True) is not an integer, never rounded."""
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         return False
-    return isinstance(value, int) or (value == value and abs(value) != float("inf") and value == int(value))
+    if isinstance(value, float) and not (math.isfinite(value) and value.is_integer()):
+        return False
+    return abs(value) <= INT64_MAX
 
 
 def _problem(row: dict[str, Any], lineno: int, path: Path, split: str | None) -> Problem:
@@ -70,10 +65,12 @@ def _problem(row: dict[str, Any], lineno: int, path: Path, split: str | None) ->
         data.setdefault("split", extra.get("split"))
     numbers, target = data.get("numbers"), data.get("target")
     if not isinstance(numbers, (list, tuple)) or not numbers:
-        raise InputError(f"{where}: 'numbers' (or 'nums') must be a non-empty list of integers, got {numbers!r}")
+        raise InputError(f"{where}: 'numbers' (or 'nums') must be a non-empty list of integers, "
+                         f"got {brief(repr(numbers), 60)}")
     for value in list(numbers) + [target]:
-        if not _is_integer(value):
-            raise InputError(f"{where}: numbers and target must be integers, got {value!r}")
+        if not is_integer(value):
+            raise InputError(f"{where}: numbers and target must be integers within 64 bits, "
+                             f"got {brief(repr(value), 60)}")
     if data.get("id") is None:
         data["id"] = f"{path.stem}-{lineno:06d}"
     if data.get("split") is None:
@@ -82,3 +79,4 @@ def _problem(row: dict[str, Any], lineno: int, path: Path, split: str | None) ->
         return Problem.from_dict(data)
     except RecordError as exc:
         raise InputError(f"{where}: {exc}") from None
+

@@ -22,6 +22,7 @@ import numpy as np
 from countdown import solver
 from countdown.cli import CommandConfig, layered_values, option, run_cli
 from countdown.io import InputError
+from countdown.prompts import TEMPLATES
 from countdown.records import Problem
 
 SPLITS = ("train", "test", "validation")
@@ -227,7 +228,7 @@ examples:
     test_num: int = option(0, "also write this many test problems, disjoint from --out, to --test-out")
     test_out: str | None = option(None, "where the test split goes (default: --out with '_test' before the "
                                   "extension)", output="file")
-    template: str = option("base", "prompt template for parquet output")
+    template: str = option("base", "prompt template for parquet output", choices=TEMPLATES)
 
     def validate(self) -> None:
         if self.num < 1 or self.test_num < 0:

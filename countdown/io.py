@@ -32,9 +32,13 @@ def format_of(path: str | os.PathLike, fmt: str | None = None) -> str:
 
 def read_rows(path: str | os.PathLike, fmt: str | None = None) -> list[dict[str, Any]]:
     """All rows of a table file as dicts. Raises InputError naming the file and line on bad input."""
-    path = Path(path)
-    if not path.is_file():
-        raise InputError(f"{path}: {'is a folder, not a file' if path.is_dir() else 'no such file'}")
+    return [row for _, row in read_numbered(path, fmt)]
+
+
+def read_numbered(path: str | os.PathLike, fmt: str | None = None) -> list[tuple[int, dict[str, Any]]]:
+    """(line, row) for every row of a table file, so callers can name the line of a bad row as `file:line`:
+    the file's own line for JSONL (blank lines are skipped but counted), the 1-based row number otherwise."""
+    path = check_input(path)
     fmt = format_of(path, fmt)
     if fmt == "jsonl":
         rows = []
@@ -46,7 +50,7 @@ def read_rows(path: str | os.PathLike, fmt: str | None = None) -> list[dict[str,
                 row = _json(line, path, lineno)
                 if not isinstance(row, dict):
                     raise InputError(f"{path}:{lineno}: expected a JSON object, got {type(row).__name__}")
-                rows.append(row)
+                rows.append((lineno, row))
         return rows
     if fmt == "json":
         data = _json(_text(path.read_bytes(), path, None), path, None)
@@ -54,7 +58,7 @@ def read_rows(path: str | os.PathLike, fmt: str | None = None) -> list[dict[str,
             data = _columns_to_rows(data, path)
         if not isinstance(data, list) or not all(isinstance(r, dict) for r in data):
             raise InputError(f"{path}: expected a list of JSON objects")
-        return data
+        return list(enumerate(data, 1))
     import pandas as pd
 
     try:
@@ -62,8 +66,47 @@ def read_rows(path: str | os.PathLike, fmt: str | None = None) -> list[dict[str,
     except pd.errors.EmptyDataError:
         return []
     except Exception as exc:  # pyarrow/pandas raise many types for corrupt files
-        raise InputError(f"{path}: cannot read {fmt} ({type(exc).__name__}: {_brief(exc)})") from None
-    return [_plain(r) for r in frame.to_dict(orient="records")]
+        raise InputError(f"{path}: cannot read {fmt} ({type(exc).__name__}: {brief(exc)})") from None
+    rows = [_plain(r) for r in frame.to_dict(orient="records")]
+    return list(enumerate(_json_cells(rows) if fmt == "csv" else rows, 1))
+
+
+def check_input(path: str | os.PathLike) -> Path:
+    """`path` as a Path if it is a file to read; else InputError saying what is there instead."""
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"{path}: {'is a folder, not a file' if path.is_dir() else 'no such file'}")
+    return path
+
+
+def _json_cells(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """CSV cells cannot hold lists or objects, so write_rows stores them as JSON text; read those columns
+    back (a column whose every filled cell is a JSON list or object), leaving text columns alone."""
+    decoded: dict[str, list[Any]] = {}
+    for col in (rows[0] if rows else {}):
+        cells = [r.get(col) for r in rows]
+        if not any(isinstance(c, str) for c in cells):
+            continue
+        values = []
+        for cell in cells:
+            if cell is None:
+                values.append(None)
+                continue
+            if not isinstance(cell, str) or not cell.startswith(("[", "{")):
+                break
+            try:
+                value = json.loads(cell)
+            except (json.JSONDecodeError, RecursionError):
+                break
+            if not isinstance(value, (list, dict)):
+                break
+            values.append(value)
+        else:
+            decoded[col] = values
+    for col, values in decoded.items():
+        for row, value in zip(rows, values):
+            row[col] = value
+    return rows
 
 
 def _text(raw: bytes, path: Path, lineno: int | None) -> str:
@@ -83,8 +126,9 @@ def _json(text: str, path: Path, lineno: int | None) -> Any:
         raise InputError(f"{path}:{lineno or 1}: JSON nested too deeply") from None
 
 
-def _brief(exc: Exception, limit: int = 200) -> str:
-    text = " ".join(str(exc).split())
+def brief(value: Any, limit: int = 200) -> str:
+    """`value` as one line of at most `limit` characters, fit for an error message."""
+    text = " ".join(str(value).split())
     return text if len(text) <= limit else text[:limit] + "..."
 
 
@@ -175,12 +219,15 @@ def write_rows(rows: Iterable[dict[str, Any]], path: str | os.PathLike, fmt: str
         else:
             import pandas as pd
 
-            frame = pd.DataFrame(list(rows))
             if fmt == "parquet":
-                frame.to_parquet(tmp, index=False)
-            else:
-                frame.to_csv(tmp, index=False)
+                pd.DataFrame(list(rows)).to_parquet(tmp, index=False)
+            else:   # lists and objects as JSON text, which read_rows turns back into values
+                pd.DataFrame([{k: _json_text(v) for k, v in row.items()} for row in rows]).to_csv(tmp, index=False)
     return path
+
+
+def _json_text(value: Any) -> Any:
+    return json.dumps(value, ensure_ascii=False) if isinstance(value, (list, tuple, dict)) else value
 
 
 def write_json(obj: Any, path: str | os.PathLike) -> Path:
@@ -191,19 +238,23 @@ def write_json(obj: Any, path: str | os.PathLike) -> Path:
     return path
 
 
-def check_resume(record: str | os.PathLike, settings: dict[str, Any], output: str | os.PathLike) -> bool:
+def check_resume(record: str | os.PathLike, settings: dict[str, Any], output: str | os.PathLike,
+                 remedy: str = "use a new output path, or --overwrite to make it again") -> bool:
     """The resume guard of an output made in steps: True when `record` (a JSON file beside the output) holds
     exactly `settings`, False when there is no record yet. An output made with other settings, or without a
-    record, is never silently extended: InputError names the settings that differ."""
+    record, is never silently extended: InputError names the settings that differ and the `remedy`."""
     record = Path(record)
     if not record.is_file():
         return False
     try:
         before = json.loads(record.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError):
+    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError):
         raise InputError(f"{record}: unreadable settings record of {output}; delete both to start over") from None
+    if not isinstance(before, dict):
+        raise InputError(f"{record}: not a settings record of {output}; delete both to start over")
+    # through JSON, so tuples and lists (and other values the record stored as text) compare alike
+    settings = json.loads(json.dumps(settings, default=str))
     if before != settings:
         changed = sorted(k for k in set(before) | set(settings) if before.get(k) != settings.get(k))
-        raise InputError(f"{output}: made with other settings ({', '.join(changed)}); use a new output path, or "
-                         "--overwrite to make it again")
+        raise InputError(f"{output}: made with other settings ({', '.join(changed)}); {remedy}")
     return True

@@ -33,7 +33,7 @@ from typing import Any, Callable, Sequence
 
 from behaviors.judges import Judge, JudgeOptions, label_rows
 from countdown.cli import CommandConfig, Options, option, positional, run_cli
-from countdown.io import FORMATS, InputError, read_rows, write_json, write_rows
+from countdown.io import FORMATS, InputError, read_numbered, read_rows, write_json, write_rows
 from countdown.prompts import THINK_OPEN, completion_text
 from countdown.records import BEHAVIORS
 
@@ -91,7 +91,7 @@ def read_corpus(paths: Sequence[str], text_field: str = "text") -> list[Doc]:
             if text.strip():
                 docs.append(Doc(str(path), text))
             continue
-        for lineno, row in enumerate(read_rows(path), 1):
+        for lineno, row in read_numbered(path):
             if text_field not in row:
                 raise InputError(f"{path}:{lineno}: no {text_field!r} column (choose one with --text-field)")
             text = row[text_field]
@@ -465,6 +465,7 @@ def main(argv: list[str] | None = None) -> int:
     out.mkdir(parents=True, exist_ok=True)
     judged_now = label_docs(docs, config.judge, out / LABELS, lambda todo: judge_counts(todo, judge))
     failed = sum(1 for d in docs if d.counts is None)
+    config.check_failures(failed, len(docs), "a document's judgment failed (its counts are null in labels.jsonl)")
     for doc in docs:
         doc.tokens = counter.count(doc.text)
 
@@ -474,12 +475,13 @@ def main(argv: list[str] | None = None) -> int:
         minimal_pool = rewrite_pool(minimal_pool, config.budget_tokens, rewriter, "minimal")
     rich, minimal, budget = select(rich_pool, minimal_pool, config.budget_tokens, counter)
     if budget == 0:
-        eligible = [d for d in docs if d.has_problem_and_solution or not config.require_problem_solution]
+        eligible = [d for d in docs if d.counts is not None
+                    and (d.has_problem_and_solution or not config.require_problem_solution)]
         which = (" that pose a problem and give its solution (see --no-require-problem-solution)"
                  if config.require_problem_solution else "")
         raise InputError(f"{', '.join(config.corpus)}: needs documents both with and without behaviors{which} "
                          f"({sum(d.behaviors > 0 for d in eligible)} with, "
-                         f"{sum(d.behaviors == 0 for d in eligible)} without)")
+                         f"{sum(d.behaviors == 0 for d in eligible)} without, {failed} not judged)")
     if budget < config.budget_tokens:
         print(f"warning: the corpus fills only {budget} {counter.unit} per set (asked {config.budget_tokens})",
               file=sys.stderr)

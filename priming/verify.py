@@ -11,7 +11,8 @@ from dataclasses import dataclass, field
 from typing import Any, Sequence
 
 from countdown.cli import CommandConfig, option, positional, run_cli
-from countdown.io import InputError, read_rows
+from countdown.data import is_integer
+from countdown.io import InputError, read_numbered
 from countdown.records import BEHAVIORS
 from countdown.reward import DEFAULT, score
 from priming.conditions import Condition, get_condition
@@ -116,11 +117,19 @@ class VerifyConfig(CommandConfig):
 
 def main(argv: list[str] | None = None) -> int:
     config = VerifyConfig.parse(argv)
-    rows = read_rows(config.data)
-    for i, row in enumerate(rows, 1):
+    numbered = read_numbered(config.data)
+    if not numbered:
+        raise InputError(f"{config.data}: no rows")
+    for line, row in numbered:
         missing = [c for c in ("completion", "numbers", "target") if c not in row]
         if missing:
-            raise InputError(f"{config.data}:{i}: missing column(s) {', '.join(missing)}")
+            raise InputError(f"{config.data}:{line}: missing column(s) {', '.join(missing)}")
+        numbers, target = row["numbers"], row["target"]
+        if not isinstance(row["completion"], str) or not isinstance(numbers, list) or not numbers \
+                or not all(map(is_integer, numbers + [target])):
+            raise InputError(f"{config.data}:{line}: needs a text completion, a non-empty list of integer numbers "
+                             "and an integer target")
+    rows = [row for _, row in numbered]
     name = config.condition or (rows[0].get("condition") if rows else None)
     if not name:
         raise InputError(f"{config.data}: no condition column; pass --condition")

@@ -8,7 +8,10 @@ openai backend (text completions: `complete_prompt`, never cached: those are sam
   connections and unreadable replies; other 4xx errors fail at once;
 - an optional persistent cache (rl.cache.ResponseCache) keyed by any string the caller chooses:
   a cached key never makes a request, and each reply is stored the moment it arrives;
-- `served_models()`, a quick up-front check that the server answers and serves the model.
+- a check of the server before its first request (GET /models, once): an unreachable server or a refused
+  key is one InputError up front, not a run of failed requests; `served_models()` also lists the models;
+- `cacheable(reply)`, per request: a reply the caller cannot use (a judge reply without its count tag) is
+  returned but never cached, so the next run asks again.
 
 The API key is read from an environment variable (OPENAI_API_KEY unless told otherwise) and is never
 stored, logged or written anywhere. Local servers (vLLM, the test server) get a placeholder key.
@@ -21,7 +24,7 @@ import random
 import re
 import time
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 from countdown.io import InputError
 from rl.cache import ResponseCache
@@ -54,6 +57,7 @@ class _LoopState:
                                       max_retries=0)   # retries are ours, with our backoff and accounting
         self.semaphore = asyncio.Semaphore(client.concurrency)
         self.pace_lock = asyncio.Lock()
+        self.check_lock = asyncio.Lock()
         self.in_flight = 0
 
 
@@ -83,6 +87,7 @@ class ChatClient:
         self._rng = random.Random(seed)
         self._states: dict[int, _LoopState] = {}
         self._next_slot = 0.0
+        self._server_checked = False
 
     def _api_key(self) -> str:
         key = os.environ.get(self.api_key_env)
@@ -113,13 +118,36 @@ class ChatClient:
         base = min(self.max_backoff, self.backoff * 2 ** attempt)
         return base * (0.5 + self._rng.random() / 2)   # jitter so parallel retries do not arrive together
 
+    async def _check_server(self, state: _LoopState) -> None:
+        """Before the first request: GET /models once. No answer, or 401/403, is an InputError; a server
+        without a /models route (another status) is given the benefit of the doubt."""
+        import openai
+
+        async with state.check_lock:
+            if self._server_checked:
+                return
+            try:
+                await asyncio.wait_for(state.api.models.list(), min(self.timeout, 30.0))
+            except (openai.APITimeoutError, asyncio.TimeoutError):
+                raise InputError(f"{self.base_url}: the server did not answer GET /models within "
+                                 f"{min(self.timeout, 30.0):g} s") from None
+            except openai.APIConnectionError as exc:
+                raise InputError(f"{self.base_url}: server unreachable ({self._short(str(exc))})") from None
+            except openai.APIStatusError as exc:
+                if exc.status_code in (401, 403):
+                    raise InputError(f"{self.base_url}: the server refused the API key from {self.api_key_env} "
+                                     f"(HTTP {exc.status_code}: {self._short(exc.message)})") from None
+            self._server_checked = True
+
     async def _send(self, endpoint: str, request: dict[str, Any], read: Any) -> Any:
         """POST `request` to chat.completions or completions with retries; `read(reply)` gives the result
-        (it raises ValueError for a reply without what the caller needs, which is retried like garbage).
-        `timeout` bounds each whole attempt, however slowly a server sends its body."""
+        (a ValueError from it means a garbled reply, retried). `timeout` bounds each whole attempt, however
+        slowly a server sends its body."""
         import openai
 
         state = self._state()
+        if not self._server_checked:
+            await self._check_server(state)
         last_error = "no attempt made"
         for attempt in range(self.max_retries + 1):
             if attempt:
@@ -153,26 +181,22 @@ class ChatClient:
         raise ChatError(f"{last_error} (gave up after {self.max_retries + 1} attempts)")
 
     async def complete(self, messages: Sequence[dict[str, str]], cache_key: str | None = None,
-                       accept: Any = None, **params: Any) -> str:
+                       cacheable: Callable[[str], bool] | None = None, **params: Any) -> str:
         """The reply text for a chat request; served from the cache when `cache_key` is stored there.
 
-        `accept(text)` may raise ValueError for a reply the caller cannot use (e.g. no count tag): such a
-        reply is retried like a garbled one and never cached, so a later run asks again."""
+        `cacheable(text)` False marks a reply the caller cannot use (e.g. a judge reply without its count
+        tag): it is returned but not cached (and such a reply found in the cache is asked again), so a
+        later run retries it instead of reading the same unusable answer forever."""
+        usable = cacheable or (lambda text: True)
         if cache_key is not None and self.cache is not None:
             cached = self.cache.get(cache_key)
-            if cached is not None:
+            if cached is not None and usable(cached):
                 self.stats.cache_hits += 1
                 return cached
 
-        def read(reply: Any) -> str:
-            content = _message_content(reply)
-            if accept is not None:
-                accept(content)
-            return content
-
         request = {"model": self.model, "messages": list(messages), **self.default_params, **params}
-        content = await self._send("chat", request, read)
-        if cache_key is not None and self.cache is not None:
+        content = await self._send("chat", request, _message_content)
+        if cache_key is not None and self.cache is not None and usable(content):
             self.cache.put(cache_key, content, {"model": self.model})
         return content
 
@@ -189,7 +213,9 @@ class ChatClient:
         try:
             with openai.OpenAI(base_url=self.base_url, api_key=self._api_key(), timeout=timeout,
                                max_retries=0) as api:
-                return [m.id for m in api.models.list().data]
+                served = [m.id for m in api.models.list().data]
+            self._server_checked = True
+            return served
         except openai.APIConnectionError as exc:
             raise InputError(f"{self.base_url}: server unreachable ({self._short(str(exc))})") from None
         except openai.APIStatusError as exc:
@@ -216,14 +242,13 @@ class ChatClient:
         finally:
             await self.aclose()
 
-    async def complete_many(self, jobs: Sequence[tuple[str | None, Sequence[dict[str, str]]]],
-                            progress: bool = False, desc: str = "requests", accept: Any = None
+    async def complete_many(self, jobs: Sequence[tuple], progress: bool = False, desc: str = "requests"
                             ) -> list[str | ChatError]:
-        """Run (cache_key, messages) jobs concurrently; each result is the reply or its ChatError, in order.
-        Jobs with the same key share one request; `accept` as in `complete`."""
+        """Run (cache_key, messages) or (cache_key, messages, cacheable) jobs concurrently; each result is the
+        reply or its ChatError, in order. Jobs with the same key share one request."""
         async def one(job):
             try:
-                return await self.complete(job[1], cache_key=job[0], accept=accept)
+                return await self.complete(job[1], cache_key=job[0], cacheable=job[2] if len(job) > 2 else None)
             except ChatError as exc:
                 return exc
 
@@ -237,10 +262,9 @@ class ChatClient:
         results = await self.gather([one(job) for job in unique], progress=progress, desc=desc)
         return [results[first[job[0] if job[0] is not None else ("unkeyed", i)]] for i, job in enumerate(jobs)]
 
-    def run(self, jobs: Sequence[tuple[str | None, Sequence[dict[str, str]]]], progress: bool = False,
-            desc: str = "requests", accept: Any = None) -> list[str | ChatError]:
+    def run(self, jobs: Sequence[tuple], progress: bool = False, desc: str = "requests") -> list[str | ChatError]:
         """Synchronous complete_many (starts its own event loop)."""
-        return asyncio.run(self.complete_many(jobs, progress=progress, desc=desc, accept=accept))
+        return asyncio.run(self.complete_many(jobs, progress=progress, desc=desc))
 
     def _short(self, text: str) -> str:
         """An error text fit to store and print: one line, bounded, with no secret in it."""

@@ -18,7 +18,7 @@ from typing import Any, Sequence
 
 from behaviors.judges import Judge, JudgeOptions, label_traces, sample_rows
 from countdown.cli import CommandConfig, option, positional, preset_names, run_cli
-from countdown.io import InputError, read_rows, write_rows
+from countdown.io import InputError, check_resume, read_rows, write_json, write_rows
 from countdown.records import RESULTS_COLUMNS, RESULTS_JUDGE_COLUMNS, BehaviorLabel, Problem
 from rl.backends import Sampling
 from rl.rollout import BackendOptions
@@ -60,6 +60,21 @@ Traces and labels per step go to RUN_DIR/eval/<condition>/; re-running skips fin
 
     def step_dir(self) -> Path:
         return Path(self.eval_dir) if self.eval_dir else Path(self.run_dir) / "eval" / self.condition
+
+    def outputs(self) -> dict[str, tuple[Path, str]]:
+        return {**super().outputs(), "--eval-dir": (self.step_dir(), "dir")}
+
+    def settings(self) -> dict[str, Any]:
+        """What a step's traces and labels depend on: EVAL_DIR made otherwise is never reused."""
+        judge = {k: v for k, v in self.to_dict().items() if k.startswith("judge") and k not in (
+            "judge_concurrency", "judge_rpm", "judge_max_retries", "judge_timeout", "judge_cache",
+            "judge_api_key_env", "judge_max_failed")}
+        return {"problems": str(Path(self.problems).resolve()), "split": self.split,
+                "num_problems": self.num_problems, "base_model": self.base_model, "template": self.template,
+                "backend": self.backend_kind(), "sampling": self.sampling().to_dict(), "seed": self.seed, **judge}
+
+
+SETTINGS = "settings.json"   # EVAL_DIR's record of how its steps were sampled and judged
 
 
 def step_files(step_dir: str | Path, step: int) -> tuple[Path, Path]:
@@ -125,6 +140,7 @@ def evaluate_step(problems: Sequence[Problem], step: int, model: str, config: Ev
         labels = [BehaviorLabel.from_dict(r) for r in read_rows(labels_path)]
     else:
         labels = label_traces(judged, judge, progress=True)
+        config.check_labels(labels)   # a judge that mostly failed leaves no labels file and no results row
         write_rows([lab.to_dict() for lab in labels], labels_path)
     return step_row(traces, labels, config.condition, step)
 
@@ -143,6 +159,11 @@ def evaluate_run(config: EvaluateConfig) -> list[dict[str, Any]]:
     todo = [(s, m) for s, m in step_models(config.run_dir, config.base_model)
             if s not in done_steps(results, config.condition)]
     judge = config.make_judge(config.seed)
+    if not check_resume(config.step_dir() / SETTINGS, config.settings(), config.step_dir(),
+                        "use another --eval-dir (and --condition), or delete it to evaluate again"):
+        if any(config.step_dir().glob("step_*.jsonl")):
+            raise InputError(f"{config.step_dir()}: holds step files but no {SETTINGS}; use another --eval-dir")
+        write_json(config.settings(), config.step_dir() / SETTINGS)
     new_rows = []
     for step, model in tqdm(todo, desc=f"evaluate {config.condition}", unit="ckpt"):
         started = time.time()

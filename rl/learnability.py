@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from countdown.cli import CommandConfig, option, positional, run_cli
-from countdown.io import InputError, read_rows, write_rows
+from countdown.io import InputError, check_resume, read_rows, write_json, write_rows
 from countdown.records import Problem
 from rl.rollout import BackendOptions
 
@@ -69,15 +69,22 @@ def select_learnable(problems: Sequence[Problem], rates: Sequence[dict[str, Any]
 def filter_problems(problems: Sequence[Problem], model: Any, k: int = 8, keep: float = 0.5,
                     max_tokens: int = 1024, template: str = "base", seed: int = 0, backend: str = "auto",
                     out: str | os.PathLike | None = None, **backend_opts: Any) -> list[Problem]:
-    """Estimate success rates (reusing rows already in `out` for the same k) and keep the most learnable."""
+    """Estimate success rates and keep the most learnable. Rates already in `out` are reused only when its
+    settings record (<out>.settings.json) says they were sampled the same way."""
     known: dict[str, dict] = {}
-    if out is not None and Path(out).is_file():
+    settings = {"model": str(model), "k": k, "max_tokens": max_tokens, "template": template, "seed": seed,
+                "backend": backend, "temperature": backend_opts.get("temperature", 1.0)}
+    record = Path(f"{out}.settings.json") if out is not None else None
+    if record is not None and Path(out).is_file() and read_rows(out):
+        if not check_resume(record, settings, out, f"use a new output, or delete {out} to sample again"):
+            raise InputError(f"{out}: holds rates but no settings record ({record.name}); delete it to sample again")
         known = {r["id"]: r for r in read_rows(out) if r.get("k") == k}
     todo = [p for p in problems if p.id not in known]
     if todo:
         for row in success_rates(todo, model, k, max_tokens, template, seed, backend, **backend_opts):
             known[row["id"]] = row
-        if out is not None:
+        if record is not None:
+            write_json(settings, record)   # before the rates: rates are never on disk without their record
             write_rows([known[p.id] for p in problems if p.id in known], out)
     return select_learnable(problems, [known[p.id] for p in problems], keep)
 
@@ -104,8 +111,18 @@ The per-problem rates go to OUT's folder as <out>.rates.jsonl; re-running reuses
     def validate(self) -> None:
         if self.k < 2:   # one sample gives p in {0, 1}: p(1-p) is 0 for every problem, nothing to rank
             raise InputError(f"--k must be >= 2 (got {self.k})")
+        if self.max_tokens < 1 or not self.temperature > 0:
+            raise InputError(f"--max-tokens must be >= 1 and --temperature > 0 (got {self.max_tokens}, "
+                             f"{self.temperature})")
         keep_count(1, self.keep)
         super().validate()
+
+    def rates_path(self) -> Path:
+        out = Path(self.out)
+        return out.with_name(out.stem + ".rates.jsonl")
+
+    def outputs(self) -> dict[str, tuple[Path, str]]:
+        return {**super().outputs(), "the rates file": (self.rates_path(), "file")}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -113,8 +130,7 @@ def main(argv: list[str] | None = None) -> int:
 
     config = LearnabilityConfig.parse(argv)
     problems = require_problems(config.problems)
-    out = Path(config.out)
-    rates_path = out.with_name(out.stem + ".rates.jsonl")
+    out, rates_path = Path(config.out), config.rates_path()
     kept = filter_problems(problems, config.model, k=config.k, keep=config.keep, max_tokens=config.max_tokens,
                            template=config.template, seed=config.seed, backend=config.backend, out=rates_path,
                            temperature=config.temperature, base_url=config.base_url, **config.backend_opts())

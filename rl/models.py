@@ -41,9 +41,23 @@ def vllm_available() -> bool:
     return importlib.util.find_spec("vllm") is not None
 
 
+_DEVICE = re.compile(r"(cpu|cuda|mps|xpu)(:\d+)?")
+DTYPES = {"float32": "float32", "fp32": "float32", "bfloat16": "bfloat16", "bf16": "bfloat16",
+          "float16": "float16", "fp16": "float16"}   # the names --dtype accepts -> torch dtype names
+
+
+def check_device_options(device: str | None, dtype: str | None = None) -> None:
+    """Fail on a --device or --dtype no run can use, before anything is loaded or written."""
+    if device and not _DEVICE.fullmatch(device):
+        raise InputError(f"--device {device}: not a device (use cpu, cuda, cuda:N, mps or xpu)")
+    if dtype is not None and str(dtype) not in DTYPES:
+        raise InputError(f"--dtype {dtype}: unknown dtype (choose from {', '.join(DTYPES)})")
+
+
 def pick_device(device: str | None = None) -> str:
     import torch
 
+    check_device_options(device)
     if not device:
         return "cuda" if torch.cuda.is_available() else "cpu"
     if device.startswith("cuda") and not torch.cuda.is_available():
@@ -59,11 +73,8 @@ def pick_dtype(device: str, dtype: Any = None):
         return torch.bfloat16 if str(device).startswith("cuda") else torch.float32
     if isinstance(dtype, torch.dtype):
         return dtype
-    names = {"float32": torch.float32, "fp32": torch.float32, "bfloat16": torch.bfloat16, "bf16": torch.bfloat16,
-             "float16": torch.float16, "fp16": torch.float16}
-    if str(dtype) not in names:
-        raise InputError(f"unknown dtype {dtype!r} (choose from {', '.join(names)})")
-    return names[str(dtype)]
+    check_device_options(None, dtype)
+    return getattr(torch, DTYPES[str(dtype)])
 
 
 def load_tokenizer(path_or_hub_id: str | os.PathLike, padding_side: str = "left"):

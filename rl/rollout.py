@@ -158,13 +158,16 @@ def sweep(problems: Sequence[Problem], run_dir: str | Path, out_dir: str | Path,
     done = not overwrite and check_resume(out_dir / SETTINGS, settings, out_dir)
     if not done and not overwrite and any(out_dir.glob(f"step_*.{fmt}")):
         raise InputError(f"{out_dir}: holds step files but no {SETTINGS}; use a new --out-dir, or --overwrite")
+    if overwrite:   # old steps go first, so an interrupted overwrite never passes them off as the new settings'
+        for old in out_dir.glob(f"step_*.{fmt}"):
+            old.unlink()
     write_json(settings, out_dir / SETTINGS)
     total = Throughput()
     paths = []
     for step, model_dir in checkpoints:
         path = out_dir / f"step_{step}.{fmt}"
         paths.append(path)
-        if path.exists() and not overwrite and read_rows(path):   # an empty file is not a finished step
+        if path.exists() and read_rows(path):   # an empty file is not a finished step
             print(f"step {step}: {path} exists, skipped", file=sys.stderr)
             continue
         with load_backend(str(model_dir), backend, seed=sampling.seed, **backend_opts) as engine:
@@ -236,15 +239,8 @@ def main(argv: list[str] | None = None) -> int:
     sampling = config.sampling()
     kind = config.backend_kind()
     problems = require_problems(config.problems, config.split)[: config.limit]
-    record = Path(f"{config.out}.settings.json") if config.out else None
-    if config.out and not config.overwrite and Path(config.out).exists() and read_rows(config.out):
-        if config.run_dir or check_resume(record, config.settings(), config.out):
-            print(f"{config.out} exists; nothing to do (pass --overwrite to re-sample)", file=sys.stderr)
-            return 0
-        raise InputError(f"{config.out}: exists without a settings record ({record.name}); use a new --out, or "
-                         "--overwrite to re-sample")
 
-    if config.run_dir:
+    if config.run_dir:   # the sweep resumes step by step (out_dir/settings.json); --out is rebuilt from the steps
         paths, stats = sweep(problems, config.run_dir, config.out_dir, config.backend, sampling, config.template,
                              config.condition, config.format, settings=config.settings(),
                              overwrite=config.overwrite, **config.backend_opts())
@@ -253,6 +249,14 @@ def main(argv: list[str] | None = None) -> int:
     else:
         if kind != "openai" and not config.model:
             raise InputError("--model is required (a model folder or hub id), or --run-dir for a sweep")
+        record = Path(f"{config.out}.settings.json")
+        if not config.overwrite and Path(config.out).exists() and read_rows(config.out):   # empty is not done
+            if check_resume(record, config.settings(), config.out):
+                print(f"{config.out} exists; nothing to do (pass --overwrite to re-sample)", file=sys.stderr)
+                return 0
+            raise InputError(f"{config.out}: exists without a settings record ({record.name}); use a new --out, "
+                             "or --overwrite to re-sample")
+        record.unlink(missing_ok=True)   # an output and its record are replaced together, record last
         with load_backend(config.model, kind, config.base_url, seed=config.seed, **config.backend_opts()) as engine:
             traces, stats = generate_traces(problems, engine, sampling, config.template, config.step,
                                             config.condition)

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from countdown.cli import CommandConfig, option, preset_names, run_cli
-from countdown.io import InputError, read_rows, write_json
+from countdown.io import InputError, read_numbered, write_json
 
 SUMMARY = "sft_summary.json"
 
@@ -79,6 +79,14 @@ A finished output folder (with sft_summary.json) is left alone on re-run."""
                              f"(got {self.adam_beta1}, {self.adam_beta2}, {self.weight_decay})")
         if self.limit is not None and self.limit < 1:
             raise InputError(f"--limit must be >= 1 (got {self.limit})")
+        from transformers import SchedulerType
+
+        from rl.models import check_device_options
+
+        if self.scheduler not in {s.value for s in SchedulerType}:
+            raise InputError(f"--scheduler {self.scheduler}: unknown (choose from "
+                             f"{', '.join(s.value for s in SchedulerType)})")
+        check_device_options(self.device, self.dtype)
         super().validate()
 
     def micro_batch(self) -> int:
@@ -93,15 +101,15 @@ def is_qa(row: dict[str, Any]) -> bool:
 
 def load_sft_rows(path: str | os.PathLike, text_mode: bool, limit: int | None = None) -> list[dict[str, str]]:
     """Rows reduced to the columns SFT trains on (prompt/completion, or text for a plain --text corpus), with
-    one clear error for a bad row. A --text corpus whose rows are all question/answer rows keeps
-    prompt/completion, so its loss is on the completion only."""
-    rows = read_rows(path)
+    one clear error for a bad row (naming its file line). A --text corpus whose rows are all question/answer
+    rows keeps prompt/completion, so its loss is on the completion only."""
+    rows = read_numbered(path)
     if not rows:
         raise InputError(f"{path}: no rows")
-    qa = text_mode and all(is_qa(r) for r in rows)
+    qa = text_mode and all(is_qa(r) for _, r in rows)
     columns = ("text",) if text_mode and not qa else ("prompt", "completion")
     out = []
-    for i, row in enumerate(rows, 1):
+    for i, row in rows:
         for col in columns:
             value = row.get(col)
             if not isinstance(value, str) or (col != "prompt" and not value.strip()):

@@ -22,7 +22,7 @@ from typing import Any, Sequence
 
 from countdown.cli import CommandConfig, option, preset_names, run_cli
 from countdown.data import require_problems
-from countdown.io import InputError, write_json
+from countdown.io import InputError, check_input, write_json
 from countdown.prompts import TEMPLATES, render_prompt
 from countdown.records import Problem
 from countdown.reward import DEFAULT as REWARD, score
@@ -30,6 +30,10 @@ from countdown.reward import DEFAULT as REWARD, score
 SUMMARY = "train_summary.json"
 RUN_INFO = "run_info.json"
 METRICS = "metrics.jsonl"
+
+
+# TRL's GRPO loss types that work with its default token-level importance sampling (luspo needs sequence level)
+LOSS_TYPES = ("dapo", "grpo", "dr_grpo", "bnpo", "cispo", "sapo", "vespo")
 
 
 @dataclass(kw_only=True)
@@ -71,7 +75,8 @@ presets: (YAML files in configs/train/; any flag overrides them)
     max_completion_length: int = option(1024, "response token limit")
     micro_batch_size: int = option(16, "completions per forward/backward pass")
     logging_steps: int = option(1, "log metrics every N steps")
-    loss_type: str = option("dapo", "TRL loss aggregation (dapo = token mean over the batch, like veRL)")
+    loss_type: str = option("dapo", "TRL loss aggregation (dapo = token mean over the batch, like veRL)",
+                            choices=LOSS_TYPES)
     scale_rewards: str = option("group", "advantage scaling: group std (GRPO), batch std, or none (Dr. GRPO)",
                                 choices=("group", "batch", "none"))
     learnability_filter: int | None = option(None, "sample K completions per problem from the starting model and "
@@ -103,6 +108,9 @@ presets: (YAML files in configs/train/; any flag overrides them)
         if self.learnability_filter is not None and self.learnability_filter < 2:
             raise InputError("--learnability-filter K needs K >= 2 samples per problem")
         batch_layout(self.prompts_per_step, self.num_generations, self.micro_batch_size)
+        from rl.models import check_device_options
+
+        check_device_options(self.device, self.dtype)
         super().validate()
 
     def problem_count(self) -> int:
@@ -239,8 +247,8 @@ def run_training(config: TrainConfig) -> dict[str, Any]:
         return json.loads((out / SUMMARY).read_text(encoding="utf-8"))
     check_model_path(config.model)
     for path in (config.problems, config.exclude_problems):
-        if path and not Path(path).is_file():
-            raise InputError(f"{path}: no such file")
+        if path:
+            check_input(path)
     if config.problems:
         require_problems(config.problems, config.split)  # bad rows fail here, before any model loads
     device = pick_device(config.device)

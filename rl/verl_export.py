@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import ast
 import hashlib
-import os
 import re
 import shlex
 import sys
@@ -31,7 +30,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from countdown.cli import CommandConfig, option, run_cli
-from countdown.io import InputError, atomic_path, write_json
+from countdown.io import InputError, atomic_path, check_input, write_json
 from countdown.records import Problem
 
 REWARD_FILE = "countdown_reward.py"
@@ -261,8 +260,8 @@ def load_or_generate(config: ExportConfig) -> dict[str, list[Problem]]:
     from countdown.data import require_problems
 
     for path in (config.problems, config.test_problems):
-        if path and not os.path.isfile(path):
-            raise InputError(f"{path}: no such file")
+        if path:
+            check_input(path)
     if config.problems:
         train = require_problems(config.problems)
         test = require_problems(config.test_problems) if config.test_problems else []

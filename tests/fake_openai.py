@@ -3,7 +3,8 @@ for tests.
 
 It stands in for a paid API: replies are scripted by a function of the request, failures can be injected
 (429 with Retry-After, 500, a hang past the client's timeout, a body trickled out slowly, a garbage body, a
-401 that echoes the caller's key), and every request is counted. A text-completions request (`prompt`
+body cut short, a dropped connection, a reply without choices, a 401 that echoes the caller's key), on the
+completion routes or on GET /models (`models_fail`), and every request is counted. A text-completions request (`prompt`
 instead of `messages`) gets `n` choices, each the scripted reply.
 
     with FakeOpenAI(reply=lambda req: "<count>2</count>") as server:
@@ -17,6 +18,7 @@ instead of `messages`) gets `n` choices, each the scripted reply.
 from __future__ import annotations
 
 import json
+import socket
 import threading
 import time
 from dataclasses import dataclass
@@ -27,11 +29,23 @@ from typing import Any, Callable
 @dataclass
 class Fail:
     """An injected failure: kind is "429", "500", "400", "hang" (sleep `seconds` then 500), "trickle" (a valid
-    200 reply sent one byte every `seconds`), "garbage", or "echo-key" (401 quoting the Authorization header)."""
+    200 reply sent one byte every `seconds`), "garbage" (a body that is not JSON), "truncate" (a 200 whose
+    body stops halfway), "drop" (the connection closes with no reply), "no-choices" (a 200 reply with an empty
+    choices list), or "echo-key" (401 quoting the Authorization header)."""
 
     kind: str
     retry_after: float | None = 0.0
     seconds: float = 5.0
+
+
+class _QuietServer(ThreadingHTTPServer):
+    """A client that hangs up (a timeout, a closed connection) is routine here, not a traceback on stderr."""
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        import sys
+
+        if not isinstance(sys.exc_info()[1], ConnectionError):
+            super().handle_error(request, client_address)
 
 
 def _default_reply(request: dict[str, Any]) -> str:
@@ -40,8 +54,9 @@ def _default_reply(request: dict[str, Any]) -> str:
 
 class FakeOpenAI:
     def __init__(self, reply: Callable[[dict[str, Any]], str | Fail] = _default_reply, delay: float = 0.0,
-                 model: str = "fake-judge"):
+                 model: str = "fake-judge", models_fail: Fail | None = None):
         self.reply = reply
+        self.models_fail = models_fail   # answer GET /models with this failure (e.g. a 401 echoing the key)
         self.delay = delay          # seconds each successful request takes (to observe concurrency)
         self.model = model
         self.requests: list[dict[str, Any]] = []   # JSON bodies of chat requests, in arrival order
@@ -79,7 +94,9 @@ class FakeOpenAI:
                 pass
 
             def do_GET(self) -> None:
-                if self.path.rstrip("/").endswith("/models"):
+                if self.path.rstrip("/").endswith("/models") and fake.models_fail is not None:
+                    fake._fail(self, fake.models_fail, self.headers.get("authorization", ""))
+                elif self.path.rstrip("/").endswith("/models"):
                     self._json(200, {"object": "list", "data": [{"id": fake.model, "object": "model",
                                                                  "created": 0, "owned_by": "fake"}]})
                 else:
@@ -120,7 +137,7 @@ class FakeOpenAI:
                     pass
 
         self._handler = Handler
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server = _QuietServer(("127.0.0.1", 0), Handler)
         self._server.daemon_threads = True
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
         self._thread.start()
@@ -199,6 +216,22 @@ class FakeOpenAI:
             handler._json(500, {"error": {"message": "too late (fake)", "type": "server_error"}})
         elif fail.kind == "garbage":
             handler._raw(200, b"{this is not json")
+        elif fail.kind == "truncate":
+            body = b'{"id": "chatcmpl-cut", "object": "chat.completion", "choices": [{"index": 0, "mess'
+            handler.send_response(200)
+            handler.send_header("content-type", "application/json")
+            handler.send_header("content-length", str(2 * len(body)))
+            handler.end_headers()
+            handler.wfile.write(body)
+            handler.wfile.flush()
+            handler.close_connection = True
+            handler.connection.shutdown(socket.SHUT_RDWR)
+        elif fail.kind == "drop":
+            handler.close_connection = True
+            handler.connection.shutdown(socket.SHUT_RDWR)
+        elif fail.kind == "no-choices":
+            handler._json(200, {"id": "chatcmpl-none", "object": "chat.completion", "created": 0, "model": "fake",
+                                "choices": []})
         elif fail.kind == "400":
             handler._json(400, {"error": {"message": "bad request (fake)", "type": "invalid_request_error"}})
         else:

@@ -70,7 +70,7 @@ def test_required_fields_can_come_from_a_config_file(tmp_path):
     ("stepz: 3\n", "unknown option"),
     ("- a\n- b\n", "expected a mapping"),
     ("steps: [\n", "not valid YAML"),
-    ("lr: fast\n", "must be a float"),
+    ("lr: fast\n", "must be a number"),
 ])
 def test_bad_config_files_are_input_errors(tmp_path, text, message):
     path = tmp_path / "bad.yaml"
