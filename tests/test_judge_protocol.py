@@ -99,9 +99,10 @@ def _trace_rows(n: int) -> list[dict]:
 
 
 def _failing_reply(request):
-    """Combined replies; every trace whose number ends in 7 gets an unreadable reply (four failed judgments)."""
+    """Combined replies; traces 7, 27, 47, ... get an unreadable reply (four failed judgments each): 12 of 230,
+    at most 6% of the judgments, under --judge-max-failed's default 10%, so the run writes and records them."""
     number = int(re.search(r"trace (\d+):", request["messages"][0]["content"]).group(1))
-    if number % 10 == 7:
+    if number % 20 == 7:
         return "I cannot tell."
     return "".join(f"<{b}>1</{b}>" for b in BEHAVIORS)
 
@@ -123,20 +124,21 @@ def test_classify_records_the_seeded_sample_and_the_failures(tmp_path, capsys):
 
         labelled, [row] = run(0, "a")
         assert server.count == 200
+        ids = [r["id"] for r in labelled]
+        failing = sum(int(i[1:]) % 20 == 7 for i in ids)
         again, _ = run(0, "b")
-        assert server.count == 200      # the same sample again: every reply from the cache
+        # the same sample again: every readable reply from the cache; unreadable ones were not cached
+        assert server.count == 200 + failing
         other, _ = run(1, "c")
     printed = capsys.readouterr().out
-    ids = [r["id"] for r in labelled]
     assert len(ids) == 200 and len(set(ids)) == 200 and set(ids) <= {r["id"] for r in rows}
     assert [r["id"] for r in again] == ids and [r["id"] for r in other] != ids   # seeded
-    failing = sum(int(i[1:]) % 10 == 7 for i in ids)
     assert failing > 0
     assert row["judged"] == 200 and row["judge_failed"] == 4 * failing
     assert row["accuracy"] == pytest.approx(115 / 230)                          # every trace, not the sample
     assert all(r["protocol"] == "combined" and r["prompt_version"] == "countdown-v3/combined" for r in labelled)
     assert "judged a seeded sample of 200 of 230 traces" in printed
-    failed_rows = [r for r in labelled if int(r["id"][1:]) % 10 == 7]
+    failed_rows = [r for r in labelled if int(r["id"][1:]) % 20 == 7]
     assert all(set(r["errors"]) == set(BEHAVIORS) and r["verification"] is None for r in failed_rows)
 
 
