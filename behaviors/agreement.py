@@ -120,10 +120,7 @@ class AgreementConfig(JudgeOptions, CommandConfig):
 
 def _gold_rows(config: AgreementConfig) -> list[dict[str, Any]]:
     path = config.gold_file or GOLD_PATH
-    try:
-        rows = load_gold(None if config.split == "all" else config.split, path)
-    except (OSError, ValueError) as exc:   # a missing file, a bad line or a row without the gold fields
-        raise InputError(f"{path}: not a gold set ({exc})") from None
+    rows = load_gold(None if config.split == "all" else config.split, path)   # a bad row: InputError, its line
     if not rows:
         raise InputError(f"{path}: no gold rows in split {config.split!r}")
     return [{**r, "trace_id": r["id"]} for r in rows]
@@ -135,6 +132,7 @@ def _judge_gold(config: AgreementConfig, gold: list[dict[str, Any]]) -> list[dic
     judge = config.make_judge(config.seed)
     judged = label_rows(rows, judge, variant="countdown", progress=sys.stderr.isatty(),
                         source=str(config.gold_file or GOLD_PATH))
+    config.check_labels([j.label for j in judged])   # a judge that mostly failed scores nothing
     labels = [j.label.to_dict() for j in judged]
     failed = sum(v is None for lab in labels for v in (lab[b] for b in BEHAVIORS))
     first = labels[0]

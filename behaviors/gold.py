@@ -15,11 +15,12 @@ counts, over the gold rows the judge labelled (joined on id; a null count is lef
 """
 from __future__ import annotations
 
-import json
 import random
 from pathlib import Path
 from typing import Any, Iterable, Sequence
 
+from countdown.data import is_integer
+from countdown.io import InputError, read_numbered
 from countdown.records import BEHAVIORS
 
 GOLD_PATH = Path(__file__).resolve().parent / "gold" / "countdown_gold.jsonl"
@@ -29,19 +30,29 @@ FIELDS = ("id", "numbers", "target", "completion", "style") + BEHAVIORS
 
 
 def load_gold(split: str | None = None, path: str | Path | None = None) -> list[dict[str, Any]]:
-    """The gold rows (all, or one split), read from the package's JSONL unless `path` is given."""
+    """The gold rows (all, or one split), read from the package's JSONL unless `path` is given. A bad file or
+    row (a missing field, numbers or target that are not integers, a count that is not a whole number >= 0,
+    an id seen twice) is an InputError naming the file line."""
     if split is not None and split not in SPLITS:
         raise ValueError(f"unknown split {split!r} (choose from {', '.join(SPLITS)})")
-    rows = []
-    with open(path or GOLD_PATH, encoding="utf-8") as f:
-        for line_no, line in enumerate(f, 1):
-            if not line.strip():
-                continue
-            row = json.loads(line)
-            missing = [k for k in FIELDS if k not in row]
-            if missing:
-                raise ValueError(f"gold row {line_no}: missing {', '.join(missing)}")
-            rows.append(row)
+    path = Path(path or GOLD_PATH)
+    rows, seen = [], {}
+    for line, row in read_numbered(path):
+        where = f"{path}:{line}"
+        missing = [k for k in FIELDS if k not in row]
+        if missing:
+            raise InputError(f"{where}: not a gold row, missing {', '.join(missing)}")
+        numbers, target = row["numbers"], row["target"]
+        if not (isinstance(numbers, list) and numbers and all(map(is_integer, numbers)) and is_integer(target)):
+            raise InputError(f"{where}: 'numbers' must be a non-empty list of integers and 'target' an integer")
+        bad = [b for b in BEHAVIORS if not (is_integer(row[b]) and row[b] >= 0)]
+        if bad:
+            raise InputError(f"{where}: {', '.join(bad)} must be whole numbers >= 0 (hand-labelled counts)")
+        key = str(row["id"])
+        if key in seen:
+            raise InputError(f"{where}: id {key[:40]!r} already on line {seen[key]}")
+        seen[key] = line
+        rows.append(row)
     return [r for r in rows if split is None or r.get("split") == split]
 
 

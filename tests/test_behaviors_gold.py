@@ -15,6 +15,7 @@ import pytest
 from behaviors.agreement import score_against_gold
 from behaviors.gold import GOLD_PATH, SPLITS, assign_splits, load_gold, rule_labels
 from behaviors.rules import count_behaviors
+from countdown.io import InputError
 from countdown.records import BEHAVIORS
 from countdown.reward import grade
 
@@ -46,7 +47,7 @@ def test_load_gold_filters_splits_and_rejects_bad_input(tmp_path):
         load_gold("test")
     bad = tmp_path / "bad.jsonl"
     bad.write_text('{"id": "x", "numbers": [1, 2, 3], "target": 6}\n')
-    with pytest.raises(ValueError, match="missing"):
+    with pytest.raises(InputError, match="bad.jsonl:1: not a gold row, missing"):
         load_gold(path=bad)
 
 

@@ -149,6 +149,30 @@ def test_agreement_refuses_counts_it_would_misread(row, needle, work, capsys):
     fails_cleanly("behaviors.agreement", [path, path], capsys, "labels.jsonl:2", needle, work=work)
 
 
+GOLD_ROW = {"id": "g1", "split": "dev", "style": "s", "numbers": [3, 5], "target": 8, "completion": "3 + 5 = 8",
+            "verification": 0, "backtracking": 0, "subgoal_setting": 0, "backward_chaining": 0}
+
+
+@pytest.mark.parametrize("content, needle", [
+    (lambda: _lines(GOLD_ROW) + "\n" + _lines({"id": "g2", "completion": "x"}), "gold.jsonl:3: not a gold row"),
+    (lambda: _lines(GOLD_ROW, {**GOLD_ROW, "id": "g2", "verification": "two"}), "gold.jsonl:2: verification"),
+    (lambda: _lines(GOLD_ROW, {**GOLD_ROW, "id": "g2", "backtracking": -1}), "gold.jsonl:2: backtracking"),
+    (lambda: _lines(GOLD_ROW, {**GOLD_ROW, "id": "g2", "target": 22.9}), "gold.jsonl:2: 'numbers' must"),
+    (lambda: _lines(GOLD_ROW, GOLD_ROW), "gold.jsonl:2: id 'g1' already on line 1"),
+    (lambda: _lines(GOLD_ROW) + f'{{"x": {DEEP}}}\n', "gold.jsonl:2: JSON nested too deeply"),
+    (lambda: _lines(GOLD_ROW).encode() + b'{"id": "caf\xe9"}\n', "gold.jsonl:2: not UTF-8"),
+], ids=["missing-field", "count-not-a-number", "negative-count", "target-not-integer", "id-twice", "deep",
+        "not-utf8"])
+def test_agreement_checks_a_gold_file_like_a_label_file(content, needle, work, capsys):
+    """--gold-file: a gold set in the package's format, each row checked (and named by its line) before any
+    trace is judged or scored."""
+    path = work / "gold.jsonl"
+    data = content()
+    path.write_bytes(data if isinstance(data, bytes) else data.encode())
+    fails_cleanly("behaviors.agreement", ["--gold", "--gold-file", path, "--out", work / "a.csv"], capsys, needle,
+                  work=work)
+
+
 # ------------------------------------------------------------------------------------------ --config files
 
 YAML_CASES = [

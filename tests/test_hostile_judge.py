@@ -224,3 +224,17 @@ def test_an_interrupted_judge_run_says_so_and_keeps_its_answers(work, cache):
         classify_main(args)
         assert server.count - asked <= 8 - asked + 1   # the rest, and at most the one in flight at the signal
     assert [r["verification"] for r in read_rows(work / "l.jsonl")] == [1, 1]
+
+
+def test_agreement_with_a_failing_judge_scores_nothing(tmp_path, cache, capsys):
+    """--gold with an LLM judge whose every call fails: exit 2 under --judge-max-failed, no table, no labels."""
+    gold = tmp_path / "gold.jsonl"
+    gold.write_text("".join(json.dumps({"id": t["trace_id"], "split": "dev", "style": "s", **t, "verification": 1,
+                                        "backtracking": 0, "subgoal_setting": 0, "backward_chaining": 0}) + "\n"
+                            for t in TRACES))
+    with FakeOpenAI(reply=lambda r: Fail("500")) as server:
+        fails_cleanly("behaviors.agreement", ["--gold", "--gold-file", gold, "--judge", "llm", "--judge-base-url",
+                                              server.base_url, "--judge-model", "fake", "--judge-cache", cache,
+                                              "--judge-max-retries", "0", "--out", tmp_path / "a.csv",
+                                              "--labels-out", tmp_path / "l.jsonl"], capsys,
+                      server.base_url, "8 of 8 judgments failed", work=tmp_path)
