@@ -87,8 +87,8 @@ class JudgeOptions(Options):
             raise InputError(f"unknown judge {self.judge!r} (choose from {', '.join(JUDGES)})")
         if self.judge_sample is not None and self.judge_sample < 0:
             raise InputError(f"--judge-sample must be >= 0 (got {self.judge_sample})")
-        if not self.judge_temperature >= 0 or self.judge_max_tokens < 0:
-            raise InputError(f"--judge-temperature and --judge-max-tokens must be >= 0 "
+        if not (self.judge_temperature >= 0 and math.isfinite(self.judge_temperature)) or self.judge_max_tokens < 0:
+            raise InputError(f"--judge-temperature (finite) and --judge-max-tokens must be >= 0 "
                              f"(got {self.judge_temperature}, {self.judge_max_tokens})")
         if self.judge_concurrency < 1:
             raise InputError(f"--judge-concurrency must be >= 1 (got {self.judge_concurrency})")

@@ -24,6 +24,7 @@ rows also have `prompt` (the question, ending in <think>) and `completion` (the 
 from __future__ import annotations
 
 import hashlib
+import math
 import random
 import re
 import sys
@@ -272,8 +273,11 @@ class RewriteOptions(Options):
                                        group="--reformat-qa writer")
 
     def validate(self) -> None:
-        if self.rewrite_concurrency < 1 or self.rewrite_max_tokens < 1 or not self.rewrite_temperature >= 0:
-            raise InputError("--rewrite-concurrency and --rewrite-max-tokens must be >= 1, --rewrite-temperature >= 0")
+        if self.rewrite_concurrency < 1 or self.rewrite_max_tokens < 1 or \
+                not (self.rewrite_temperature >= 0 and math.isfinite(self.rewrite_temperature)):
+            raise InputError("--rewrite-concurrency and --rewrite-max-tokens must be >= 1, --rewrite-temperature "
+                             f"a finite number >= 0 (got {self.rewrite_concurrency}, {self.rewrite_max_tokens}, "
+                             f"{self.rewrite_temperature})")
         super().validate()
 
 

@@ -74,8 +74,8 @@ A finished output folder (with sft_summary.json) is left alone on re-run."""
                 raise InputError(f"--{name.replace('_', '-')} must be positive (got {value})")
         if not 0 <= self.warmup_ratio < 1:
             raise InputError(f"--warmup-ratio must be in [0, 1) (got {self.warmup_ratio})")
-        if not (0 <= self.adam_beta1 < 1 and 0 <= self.adam_beta2 < 1 and self.weight_decay >= 0):
-            raise InputError(f"--adam-beta1 and --adam-beta2 must be in [0, 1) and --weight-decay >= 0 "
+        if not (0 <= self.adam_beta1 < 1 and 0 <= self.adam_beta2 < 1 and 0 <= self.weight_decay < math.inf):
+            raise InputError(f"--adam-beta1 and --adam-beta2 must be in [0, 1) and --weight-decay a finite number >= 0 "
                              f"(got {self.adam_beta1}, {self.adam_beta2}, {self.weight_decay})")
         if self.limit is not None and self.limit < 1:
             raise InputError(f"--limit must be >= 1 (got {self.limit})")

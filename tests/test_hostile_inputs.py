@@ -241,6 +241,13 @@ def test_config_values_are_checked_like_flags(text, needle, tmp_path, capsys):
                        "--attempts", "0"], "--attempts"),
     ("rl.verl_export", ["--train", "0"], "--train"),
     ("behaviors.agreement", ["--seed", str(2 ** 40)], "--seed"),
+    ("behaviors.agreement", ["--gold"], "--gold compares one label file"),
+    ("behaviors.classify", ["--judge", "llm", "--judge-temperature", "inf"], "--judge-temperature"),
+    ("behaviors.classify", ["--judge", "llm", "--judge-max-tokens", "-1"], "--judge-max-tokens"),
+    ("rl.sft", ["--adam-beta1", "1"], "--adam-beta1"),
+    ("rl.sft", ["--weight-decay", "inf"], "--weight-decay"),
+    ("priming.curate", ["--reformat-qa", "--rewrite-temperature", "inf"], "--rewrite-temperature"),
+    ("priming.curate", ["--reformat-qa", "--rewrite-concurrency", "0"], "--rewrite-concurrency"),
 ])
 def test_values_no_run_can_use(command, args, needle, tmp_path, tiny_model_dir, capsys):
     base = {
@@ -253,6 +260,7 @@ def test_values_no_run_can_use(command, args, needle, tmp_path, tiny_model_dir, 
         "priming.build": ["--condition", "all_strategies", "--num", "2", "--out", tmp_path / "pb"],
         "rl.verl_export": ["--out", tmp_path / "v"],
         "behaviors.agreement": [tmp_path / "a.jsonl", tmp_path / "a.jsonl"],
+        "priming.curate": [tmp_path / "p.jsonl", "--budget-tokens", "5", "--out", tmp_path / "cu"],
     }[command]
     (tmp_path / "p.jsonl").write_text(json.dumps(GOOD_PROBLEM) + "\n")
     fails_cleanly(command, base + args, capsys, needle, work=tmp_path)
