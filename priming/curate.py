@@ -296,7 +296,7 @@ class Rewriter:
                                      api_key_env=options.rewrite_api_key_env, concurrency=options.rewrite_concurrency,
                                      cache=str(options.rewrite_cache or default_cache), seed=seed,
                                      temperature=options.rewrite_temperature, max_tokens=options.rewrite_max_tokens)
-            self.client._api_key()   # a missing key fails here, before any work
+            self.client.check_server()   # a missing key or a server that is down fails here, before any judging
         self.counts = {"llm": 0, "rules": 0, "dropped": 0}
 
     @property

@@ -8,8 +8,9 @@ openai backend (text completions: `complete_prompt`, never cached: those are sam
   connections and unreadable replies; other 4xx errors fail at once;
 - an optional persistent cache (rl.cache.ResponseCache) keyed by any string the caller chooses:
   a cached key never makes a request, and each reply is stored the moment it arrives;
-- a check of the server before its first request (GET /models, once): an unreachable server or a refused
-  key is one InputError up front, not a run of failed requests; `served_models()` also lists the models;
+- a check of the server before its first request (GET /models, once; `check_server()` makes it earlier): an
+  unreachable server or a refused key is one InputError up front, not a run of failed requests;
+  `served_models()` also lists the models;
 - `cacheable(reply)`, per request: a reply the caller cannot use (a judge reply without its count tag) is
   returned but never cached, so the next run asks again.
 
@@ -204,6 +205,18 @@ class ChatClient:
         """The raw reply (choices, usage) of a text-completion request: sampling, so never cached."""
         request = {"model": self.model, "prompt": prompt, **self.default_params, **params}
         return await self._send("completions", request, lambda reply: reply)
+
+    def check_server(self) -> None:
+        """The check made before the first request, made now: for a caller with other work (judging a whole
+        corpus, say) to do before its first request to this server."""
+        async def check() -> None:
+            try:
+                await self._check_server(self._state())
+            finally:
+                await self.aclose()
+
+        if not self._server_checked:
+            asyncio.run(check())
 
     def served_models(self, timeout: float = 15.0) -> list[str]:
         """Names the server serves (GET /models), checked once up front: one short try, no retries, so an

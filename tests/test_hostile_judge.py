@@ -226,6 +226,17 @@ def test_an_interrupted_judge_run_says_so_and_keeps_its_answers(work, cache):
     assert [r["verification"] for r in read_rows(work / "l.jsonl")] == [1, 1]
 
 
+def test_curate_checks_the_rewrite_server_before_judging(tmp_path, cache, capsys):
+    """--rewrite-model at a server nothing listens on: one error line before any document is judged (no
+    labels.jsonl), not after a whole corpus was judged."""
+    corpus = tmp_path / "docs.jsonl"
+    corpus.write_text("".join(json.dumps({"text": f"Find x. Solution: x = {i}."}) + "\n" for i in range(3)))
+    fails_cleanly("priming.curate", [corpus, "--budget-tokens", "5", "--out", tmp_path / "cpt", "--reformat-qa",
+                                     "--rewrite-model", "w", "--rewrite-base-url", "http://127.0.0.1:9/v1",
+                                     "--rewrite-cache", cache], capsys, "127.0.0.1:9", "unreachable",
+                  work=tmp_path)
+
+
 def test_agreement_with_a_failing_judge_scores_nothing(tmp_path, cache, capsys):
     """--gold with an LLM judge whose every call fails: exit 2 under --judge-max-failed, no table, no labels."""
     gold = tmp_path / "gold.jsonl"
