@@ -69,6 +69,7 @@ Traces and labels per step go to RUN_DIR/eval/<condition>/; re-running skips fin
         judge = {k: v for k, v in self.to_dict().items() if k.startswith("judge") and k not in (
             "judge_concurrency", "judge_rpm", "judge_max_retries", "judge_timeout", "judge_cache",
             "judge_api_key_env", "judge_max_failed")}
+        judge["judge_sample"] = self.sample_size()   # the default (200 for llm) and an explicit 200 are one setting
         return {"problems": str(Path(self.problems).resolve()), "split": self.split,
                 "num_problems": self.num_problems, "base_model": self.base_model, "template": self.template,
                 "backend": self.backend_kind(), "sampling": self.sampling().to_dict(), "seed": self.seed, **judge}

@@ -165,3 +165,13 @@ def test_a_bad_preset_on_the_command_line_is_one_error_line(tmp_path):
                            "--out", str(tmp_path / "o")], cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert proc.returncode == 2 and proc.stderr.strip().startswith("error: unknown sft preset 'nope'")
     assert len(proc.stderr.strip().splitlines()) == 1 and not (tmp_path / "o").exists()
+
+
+def test_evaluate_records_the_judge_sample_it_uses():
+    """EVAL_DIR's resume record holds the sample size judged: the llm default and an explicit 200 are one
+    setting, another size is not."""
+    def record(**judge):
+        return EvaluateConfig(run_dir="r", condition="c", problems="p", judge="llm", **judge).settings()
+
+    assert record() == record(judge_sample=200) != record(judge_sample=50)
+    assert record()["judge_sample"] == 200
