@@ -13,7 +13,7 @@ import pytest
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-from countdown.io import read_rows, write_rows  # noqa: E402
+from countdown.io import InputError, read_rows, write_rows  # noqa: E402
 from countdown.prompts import render_prompt  # noqa: E402
 from countdown.records import RESULTS_COLUMNS, RESULTS_JUDGE_COLUMNS  # noqa: E402
 
@@ -181,7 +181,8 @@ def test_evaluate_writes_one_row_per_checkpoint_and_resumes(grpo_run, sft_run, t
     assert (eval_dir / "step_000002.traces.jsonl").stat().st_mtime_ns == stamp
 
 
-def test_learnability_filter_keeps_mixed_success_problems(sft_run, tiny_problems, tmp_path):
+def test_learnability_filter_keeps_mixed_success_problems(sft_run, tiny_problems, tmp_path, monkeypatch):
+    import rl.learnability
     from rl.learnability import filter_problems, select_learnable
 
     rates = [{"id": p.id, "learnability": lv, "mean_reward": mr}
@@ -197,9 +198,16 @@ def test_learnability_filter_keeps_mixed_success_problems(sft_run, tiny_problems
     assert len(kept) == 2
     rows = read_rows(out)
     assert [r["id"] for r in rows] == [p.id for p in tiny_problems] and all(r["k"] == 2 for r in rows)
-    # a second call reuses the stored rates (a bogus model path would fail if it sampled again)
-    assert [p.id for p in filter_problems(tiny_problems, "/nonexistent/model", k=2, keep=0.5, out=out)] == \
-        [p.id for p in kept]
+    # a second call with the same settings reuses the stored rates (it would fail if it sampled again) ...
+    def no_sampling(*args, **kwargs):
+        raise AssertionError("sampled again although the rates are stored")
+
+    monkeypatch.setattr(rl.learnability, "success_rates", no_sampling)
+    again = filter_problems(tiny_problems, str(sft_run), k=2, keep=0.5, max_tokens=16, backend="hf", out=out)
+    assert [p.id for p in again] == [p.id for p in kept]
+    # ... and rates sampled from another model are never passed off as this one's (the settings record)
+    with pytest.raises(InputError, match=r"other settings \(model\)"):
+        filter_problems(tiny_problems, "/nonexistent/model", k=2, keep=0.5, max_tokens=16, backend="hf", out=out)
 
 
 def test_evaluate_with_llm_judge_on_a_sample(grpo_run, tiny_problems, tmp_path, monkeypatch):
