@@ -52,8 +52,8 @@ MODULES = {
                                             "tests/test_reward_grammar.py"), 0.90),
     "solver": Target("countdown/solver.py", ("tests/test_solver.py",), 0.80, isolation="forkserver"),
     "parse": Target("behaviors/parse.py", ("tests/test_behaviors_parse.py",), 0.90),
-    "rules": Target("behaviors/rules.py", ("tests/test_behaviors_rules.py", "tests/test_behaviors_rules_exact.py",
-                                          "tests/test_behaviors_gold.py"), 0.80),
+    "rules": Target("behaviors/rules.py", ("tests/test_behaviors_rules.py", "tests/test_behaviors_rules_cases.py",
+                                          "tests/test_behaviors_rules_exact.py", "tests/test_behaviors_gold.py"), 0.80),
     "io": Target("countdown/io.py", ("tests/test_records_io.py", "tests/test_atomic_writes.py", "tests/test_io.py"),
                  0.90),
 }
