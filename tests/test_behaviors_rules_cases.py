@@ -94,3 +94,20 @@ def test_notation_does_not_change_the_counts(plain, written):
 def test_general_text_variant(text, expected):
     c = count_text_behaviors(text)
     assert (c["verification"], c["backtracking"], c["subgoal_setting"], c["backward_chaining"]) == expected
+
+
+def test_the_trigger_scan_finds_every_word_and_prefers_the_longer():
+    """rules._trie_regex (built once at import) is the one scan that decides which sentences each rule reads."""
+    import re
+
+    from behaviors.rules import _trie_regex
+
+    words = ["not", "not use", "note", "n't", "no ", "too", "x", "a+b"]
+    pattern = re.compile(_trie_regex(words))
+    for word in words:
+        assert pattern.fullmatch(word), word
+    for other in ["no", "nota", "to", "not us", "", "ab", "y"]:
+        assert not pattern.fullmatch(other), other
+    assert pattern.match("note that").group() == "note"           # longer words win over their prefixes
+    assert pattern.match("not used").group() == "not use"
+    assert [m.group() for m in pattern.finditer("say no to a+b, not that")] == ["no ", "a+b", "not"]
