@@ -50,7 +50,8 @@ class Target:
 MODULES = {
     "reward": Target("countdown/reward.py", ("tests/test_reward.py", "tests/test_reward_numbers.py",
                                             "tests/test_reward_grammar.py"), 0.90),
-    "solver": Target("countdown/solver.py", ("tests/test_solver.py",), 0.80, isolation="forkserver"),
+    "solver": Target("countdown/solver.py", ("tests/test_solver_units.py", "tests/test_solver.py"), 0.80,
+                     isolation="forkserver"),
     "parse": Target("behaviors/parse.py", ("tests/test_behaviors_parse.py",), 0.90),
     "rules": Target("behaviors/rules.py", ("tests/test_behaviors_rules.py", "tests/test_behaviors_rules_cases.py",
                                           "tests/test_behaviors_rules_exact.py", "tests/test_behaviors_gold.py"), 0.80),
