@@ -91,3 +91,31 @@ def test_batch_solve_marks_unreachable_rows_and_keeps_row_order():
             assert evaluate(templates[form].format(*row))[0] == target
     assert all(f >= 0 for f in solver.batch_solve([[0, 0, 5], [0, 2, 5]], [0, 10]).tolist())
     assert solver.batch_solve([[1, 2]], [99]).tolist() == [-1]
+
+
+def test_inputs_it_cannot_use_say_why():
+    with pytest.raises(ValueError, match=r"^numbers is empty$"):
+        solver.solve_all([], 3)
+    with pytest.raises(ValueError, match=r"^numbers must be non-negative \(a negative literal would need unary minus\)$"):
+        solver.reachable([2, -1])
+    assert solver.solve_all([5], 3) == [] and solver.solve([5], 3) is None
+
+
+def test_zero_target_lists_every_kind_of_expression():
+    exprs = solver.solve_all([0, 2, 2], 0)
+    # zero times or over anything, zero plus a zero the others make, and the others cancelling around the zero
+    for expr in ("0 * 2 * 2", "0 / (2 + 2)", "0 + 2 - 2", "0 - (2 - 2)", "2 - 2 - 0", "2 - (0 + 2)"):
+        assert expr in exprs, expr
+    assert all(grade(f"<answer>{e}</answer>", [0, 2, 2], 0).correct for e in exprs)
+
+
+def test_batch_solve_when_every_row_is_solved_before_the_last_split():
+    forms = solver.batch_solve([[1, 2, 3], [2, 3, 4], [1, 1, 1]], [6, 24, 3]).tolist()
+    templates = solver.batch_templates(3)
+    for row, target, form in zip([[1, 2, 3], [2, 3, 4], [1, 1, 1]], [6, 24, 3], forms):
+        assert evaluate(templates[form].format(*row))[0] == target
+
+
+def test_batch_fits_exact_boundaries():
+    assert not solver.batch_fits(3, 2**20) and solver.batch_fits(3, 2**20 - 1)   # 4 * 2**60 == 2**62 is too big
+    assert not solver.batch_fits(2, 2**31 - 1)
