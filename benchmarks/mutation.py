@@ -22,6 +22,8 @@ Not part of CI: a module takes minutes on 2 cores (solver and rules the longest)
     .venv/bin/pip install -e '.[mutation]'
     .venv/bin/python benchmarks/mutation.py                  # every module
     .venv/bin/python benchmarks/mutation.py reward parse     # some modules
+    .venv/bin/python benchmarks/mutation.py --keep runs/mut  # keep the work folders; later, without running:
+    .venv/bin/python benchmarks/mutation.py --report runs/mut
 """
 from __future__ import annotations
 
@@ -60,7 +62,9 @@ MODULES = {
 }
 PACKAGES = ("countdown/", "behaviors/")        # copied into mutmut's work folder (the tests import both)
 DECORATORS = re.compile(r"(?:functools\.)?lru_cache\b.*|(?:contextlib\.)?contextmanager")
-KILLED = {"killed", "timeout"}                 # a mutant that hangs the tests is caught too
+# a mutant that hangs the tests past mutmut's timeout, or kills their process (a signal: "segfault" in mutmut's
+# words, e.g. a loop that eats all memory), is caught too: the tests did not pass
+KILLED = {"killed", "timeout", "segfault"}
 
 
 def copy_tree(dest: Path) -> None:
@@ -130,12 +134,17 @@ def changed_lines(work: Path, name: str) -> str:
     return f"{' / '.join(old)}  ->  {' / '.join(new)}"
 
 
-def run_module(name: str, target: Target, work: Path, max_children: int) -> dict:
+def run_module(target: Target, work: Path, max_children: int) -> None:
     prepare(work, target)
     start = time.perf_counter()
     with open(work / "mutmut-run.log", "w", encoding="utf-8") as log:
         mutmut(work, "run", "--max-children", str(max_children), log=log)
-    seconds = time.perf_counter() - start
+    (work / "seconds.txt").write_text(f"{time.perf_counter() - start:.0f}\n")
+
+
+def collect(name: str, target: Target, work: Path) -> dict:
+    """A finished module's numbers and survivors, read back from mutmut's results in its work folder."""
+    seconds = float((work / "seconds.txt").read_text())
     status = {}
     for line in mutmut(work, "results", "--all", "true").splitlines():
         key, sep, value = line.strip().rpartition(": ")
@@ -161,6 +170,8 @@ def main(argv: list[str] | None = None) -> int:
                         help=f"modules to mutate (default: all): {', '.join(MODULES)}")
     parser.add_argument("--max-children", type=int, default=2, help="mutants tested at once (default 2)")
     parser.add_argument("--keep", type=Path, help="keep the work folders under this folder (default: removed)")
+    parser.add_argument("--report", type=Path, metavar="DIR",
+                        help="print the results of an earlier run kept with --keep DIR, without running anything")
     args = parser.parse_args(argv)
     unknown = [m for m in args.modules if m not in MODULES]
     if unknown:
@@ -169,21 +180,29 @@ def main(argv: list[str] | None = None) -> int:
         import mutmut  # noqa: F401
     except ImportError:
         raise SystemExit("error: mutmut is not installed; .venv/bin/pip install -e '.[mutation]'") from None
-    base = Path(tempfile.mkdtemp(prefix="cogbehave-mutation-")) if args.keep is None else args.keep
+    names = args.modules or list(MODULES)
     results = []
-    try:
-        for name in args.modules or list(MODULES):
-            work = base / name
-            if work.exists():
-                shutil.rmtree(work)
-            work.mkdir(parents=True)
-            print(f"mutating {MODULES[name].path} ...", file=sys.stderr, flush=True)
-            results.append(run_module(name, MODULES[name], work, args.max_children))
-            r = results[-1]
-            print(f"  {r['killed']}/{r['mutants']} killed in {r['seconds']:.0f} s", file=sys.stderr, flush=True)
-    finally:
-        if args.keep is None:
-            shutil.rmtree(base, ignore_errors=True)
+    if args.report is not None:
+        missing = [n for n in names if not (args.report / n / "seconds.txt").is_file()]
+        if missing:
+            raise SystemExit(f"error: {args.report / missing[0]}: no finished run of {missing[0]} kept there")
+        results = [collect(n, MODULES[n], args.report / n) for n in names]
+    else:
+        base = Path(tempfile.mkdtemp(prefix="cogbehave-mutation-")) if args.keep is None else args.keep
+        try:
+            for name in names:
+                work = base / name
+                if work.exists():
+                    shutil.rmtree(work)
+                work.mkdir(parents=True)
+                print(f"mutating {MODULES[name].path} ...", file=sys.stderr, flush=True)
+                run_module(MODULES[name], work, args.max_children)
+                results.append(collect(name, MODULES[name], work))
+                r = results[-1]
+                print(f"  {r['killed']}/{r['mutants']} killed in {r['seconds']:.0f} s", file=sys.stderr, flush=True)
+        finally:
+            if args.keep is None:
+                shutil.rmtree(base, ignore_errors=True)
     print("| module | mutants | killed | survived | kill rate | goal | time |")
     print("|---|---:|---:|---:|---:|---:|---:|")
     for r in results:

@@ -45,6 +45,8 @@ def test_abandon_phrases_count_per_episode():
     ("We want 12 first. Then 12 = 3 * 4, and 12 * 2 = 24.", (0, 0, 1, 0)),
     ("I want 12 first. Next, 12 * 2 = 24 since 3 * 4 = 12.", (0, 0, 1, 0)),
     ("First get 12: 3 * 4 = 12. We need it to equal the target: 12 * 2 = 24.", (0, 0, 1, 0)),   # intent, no check
+    # "to reach the target we need ..." is a step back, with or without the target's number
+    ("To reach the target, we need 12 * 2. 3 * 4 = 12.", (0, 0, 0, 1)),
     # a decomposition of the target with a part that is not an input is a step back
     ("Goal: 12. Note 12 = 3 * 4. And 24 = 12 * 2.", (0, 0, 1, 1)),
     # a value a backward step derived is that step's, unless the text later calls it a goal on its own
