@@ -1,24 +1,25 @@
 """priming.build / synth / verify: every condition builds, passes its own verification, and is what it says.
 
 One session-scoped build of every condition (N=30, the tiny tokenizer for length_matched) is shared by the
-tests; each test then checks one property of the written files with independent code (the rule judge, the
-reward, the tokenizer), not with the builder's own bookkeeping.
+tests; each test then checks one property of the written files with independent code (the synthesizer's phrasing
+pools read by hand-written patterns, the reward, the tokenizer), not with the rule judge the builder verified the
+sets with or its own bookkeeping.
 """
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
 
-from behaviors.rules import count_behaviors
 from countdown.cli import run_cli
 from countdown.io import read_rows, write_rows
 from countdown.prompts import render_prompt
-from countdown.records import BEHAVIORS, Problem
+from countdown.records import Problem
 from countdown.reward import extract_answer, score
-from priming import build, verify
-from priming.conditions import CONDITIONS, condition_for_behaviors
+from priming import build, synth, verify
+from priming.conditions import BT, BWD, CONDITIONS, SUB, VER, condition_for_behaviors
 from priming.search import Node, find_solution, reachable
 
 N = 30
@@ -69,17 +70,51 @@ def test_every_condition_is_written_and_verified(built):
         assert [r["completion"] for r in jsonl] == [r["completion"] for r in rows_of(built, name)]
 
 
+# Which of the synthesizer's phrasing pools carries which behavior: written by hand from the behaviors'
+# definitions, not taken from the rule judge that priming.verify runs on every build.
+SHOWN_BY = {
+    VER: ("MISS", "BACKWARD_FAIL_VER", "CONFIRM", "CLOSEST"),
+    BT: ("BACKTRACK",),
+    SUB: ("SUBGOAL_SET", "SUBGOAL_DONE", "SUBGOAL_FAIL"),
+    BWD: ("BACKWARD_OPEN", "BACKWARD_STEP", "BACKWARD_SPLIT", "BACKWARD_LEAVES"),
+}
+
+
+def _template_regex(template: str) -> re.Pattern:
+    """A phrasing template ('{v} is not {t}.') as a pattern for the sentences written from it."""
+    parts = re.split(r"\{\w+\}", template)
+    return re.compile(r"[^.\n]+?".join(re.escape(p) for p in parts))
+
+
+def _pool(name: str) -> list[str]:
+    pool = getattr(synth, name)
+    return list(pool.values()) if isinstance(pool, dict) else [pool] if isinstance(pool, str) else list(pool)
+
+
+PATTERNS = {b: [_template_regex(t) for name in names for t in _pool(name)] for b, names in SHOWN_BY.items()}
+
+
+def written_behaviors(completion: str) -> set[str]:
+    thought = completion.split("</think>")[0]
+    return {b for b, patterns in PATTERNS.items() if any(p.search(thought) for p in patterns)}
+
+
 @pytest.mark.parametrize("name", list(CONDITIONS))
 def test_behaviors_are_exactly_the_requested_ones(built, name):
+    """Every trace holds a sentence of each required behavior's phrasings and none of an excluded one's (the
+    synthesizer's own wording, checked without the rule judge that the builder verified the set with)."""
     condition = CONDITIONS[name]
-    rows = rows_of(built, name)
-    counts = [count_behaviors(r["completion"], r["numbers"], r["target"]) for r in rows]
-    for b in BEHAVIORS:
-        present = sum(c[b] > 0 for c in counts) / len(rows)
-        if b in condition.requires:
-            assert present >= 0.9, (name, b, present)
-        else:
-            assert present <= 0.05, (name, b, present)
+    for row in rows_of(built, name):
+        assert written_behaviors(row["completion"]) == set(condition.requires), (name, row["completion"])
+
+
+def test_written_behaviors_reads_each_behavior_apart():
+    # hand-written sentences in the synthesizer's shapes: each is read as its own behavior and no other
+    assert written_behaviors("Check: 19 is not equal to 22. Let me go back and try a different combination.") == {
+        VER, BT}
+    assert written_behaviors("Subgoal: make 11 first, since 11 is a factor of 22.") == {SUB}
+    assert written_behaviors("Working backwards from 22:\n22 = 11 * 2, which uses 11 and 2 directly.") == {BWD}
+    assert written_behaviors("We have the numbers 7, 4 and 2 and the target 22. First, 7 * 4 = 28.") == set()
 
 
 @pytest.mark.parametrize("name", list(CONDITIONS))
