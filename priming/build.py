@@ -18,6 +18,7 @@ manifest entry was built with the same settings.
 from __future__ import annotations
 
 import json
+import random
 import sys
 import time
 from dataclasses import dataclass
@@ -29,7 +30,8 @@ from countdown.io import InputError, write_json, write_rows
 from countdown.prompts import TEMPLATES, render_prompt
 from countdown.records import Problem
 from countdown.reward import score
-from priming.conditions import CONDITIONS, Condition, condition_for_behaviors, describe_all, get_condition
+from priming.conditions import (CONDITIONS, Condition, condition_for_behaviors, correct_share, describe_all,
+                                get_condition, parse_share)
 from priming.llm_gen import LLMSourceOptions
 from priming.verify import VerificationError, check, verify_rows
 
@@ -37,9 +39,11 @@ PROBLEM_SPLIT = "priming"  # the generator seeds its stream by (seed, split): di
 MANIFEST = "manifest.json"
 
 
-def set_path(out: str | Path, condition: str, fmt: str = "jsonl") -> Path:
-    """Where a built set lives: OUT/<condition>.<fmt> (fmt jsonl or parquet)."""
-    return Path(out) / f"{condition}.{fmt}"
+def set_path(out: str | Path, condition: str, fmt: str = "jsonl", split: str = "train") -> Path:
+    """Where a built set lives: OUT/<condition>.<fmt> (fmt jsonl or parquet), its validation split
+    OUT/<condition>.validation.<fmt>."""
+    name = condition if split == "train" else f"{condition}.{split}"
+    return Path(out) / f"{name}.{fmt}"
 
 
 def manifest_path(out: str | Path) -> Path:
@@ -85,38 +89,51 @@ def make_row(problem: Problem, completion: str, condition: Condition, source: st
     return row
 
 
-def synth_rows(condition: Condition, num: int, seed: int, problems: Iterator[Problem], template: str,
+def planned_outcomes(num: int, share: float, seed: int, part: str) -> list[bool]:
+    """Which of `num` rows end correct (True): exactly round(share * num) of them, in a seeded order that is
+    the same for every condition, so a control derived from all_strategies plans the same answers."""
+    k = round(share * num)
+    plan = [True] * k + [False] * (num - k)
+    random.Random(f"{seed}|planned|{part}|{num}|{k}").shuffle(plan)
+    return plan
+
+
+def synth_rows(condition: Condition, plan: Sequence[bool], seed: int, problems: Iterator[Problem], template: str,
                tokenizer: Any = None, progress: bool = True) -> tuple[list[dict[str, Any]], int]:
-    """`num` synthesized rows and how many problems were skipped (no integer-step trace of the kind)."""
+    """One synthesized row per planned outcome (True: a correct answer, False: a wrong one stated as
+    confidently) and how many problems were skipped (no integer-step trace of the kind). A derived control
+    (empty_cot, negative_control, length_matched) turns its source condition's trace for the same problem and
+    plan into its own, so it has the same problems and answers as that condition's set."""
     from tqdm import tqdm
 
-    from priming.synth import synthesize
+    from priming.synth import derive, synthesize
 
     rows: list[dict[str, Any]] = []
     skipped = 0
-    base = CONDITIONS["all_strategies"] if condition.thought == "filler" else condition
+    num = len(plan)
+    base = CONDITIONS[condition.source] if condition.source else condition
     bar = tqdm(total=num, desc=condition.name, disable=not progress, leave=False)
     for problem in problems:
         if len(rows) >= num:
             break
         if skipped > 10 * num + 100:
             raise RuntimeError(f"{condition.name}: only {len(rows)} of {num} traces after {skipped} skipped problems")
-        trace = synthesize(problem, base, seed)
+        correct = plan[len(rows)]
+        source = trace = synthesize(problem, base, seed, wrong=not correct)
+        if source is not None and condition.source:
+            try:
+                trace = derive(problem, condition, source, seed, tokenizer)
+            except ValueError:  # no dot filler of the exact token length
+                trace = None
         if trace is None:
             skipped += 1
             continue
-        extra: dict[str, Any] = {}
-        completion = trace.completion
+        extra: dict[str, Any] = {"planned": "wrong" if trace.wrong else "correct"}
         if condition.thought == "filler":
-            from priming.filler import length_matched, token_count
+            from priming.filler import token_count
 
-            try:
-                completion = length_matched(trace.completion, trace.answer, tokenizer)
-            except ValueError:
-                skipped += 1
-                continue
-            extra["original_tokens"] = token_count(tokenizer, trace.completion)
-        rows.append(make_row(problem, completion, condition, "synth", template, tokenizer, **extra))
+            extra["original_tokens"] = token_count(tokenizer, source.completion)
+        rows.append(make_row(problem, trace.completion, condition, "synth", template, tokenizer, **extra))
         bar.update(1)
     bar.close()
     return rows, skipped
@@ -124,7 +141,8 @@ def synth_rows(condition: Condition, num: int, seed: int, problems: Iterator[Pro
 
 def settings_of(config: "BuildConfig", condition: Condition) -> dict[str, Any]:
     """What a built set depends on; a manifest entry with the same settings is reused (resume)."""
-    return {"condition": condition.name, "num": config.num, "seed": config.seed, "source": config.source,
+    return {"condition": condition.name, "num": config.num, "validation": config.validation, "seed": config.seed,
+            "source": config.source, "correct_share": config.correct_share if config.source == "synth" else None,
             "preset": config.problem_preset, "template": config.template, "only_correct": config.only_correct,
             "tokenizer": str(config.tokenizer) if config.tokenizer else None,
             "model": config.model if config.source == "llm" else None,
@@ -145,34 +163,45 @@ def write_manifest(out: Path, manifest: dict[str, Any]) -> None:
     write_json(manifest, manifest_path(out))
 
 
+def share_correct(rows: Sequence[dict[str, Any]]) -> float | None:
+    """The measured share of rows whose answer countdown.reward scores as correct."""
+    return round(sum(r["reward"] == 1.0 for r in rows) / len(rows), 4) if rows else None
+
+
 def build_one(config: "BuildConfig", condition: Condition, exclude: set[tuple], tokenizer: Any,
               manifest: dict[str, Any]) -> dict[str, Any]:
     out = Path(config.out)
     settings = settings_of(config, condition)
     entry = manifest["conditions"].get(condition.name)
-    files = [set_path(out, condition.name, "parquet"), set_path(out, condition.name, "jsonl")]
-    complete = bool(entry) and entry.get("counts", {}).get("rows") == config.num  # an LLM run may stop short
+    files = [set_path(out, condition.name, fmt, split) for split in ("train", "validation")[:1 + bool(config.validation)]
+             for fmt in ("parquet", "jsonl")]
+    counts = (entry or {}).get("counts", {})
+    complete = counts.get("rows") == config.num and counts.get("validation_rows", 0) == config.validation
     if complete and entry.get("settings") == settings and all(f.is_file() for f in files) and not config.force:
         print(f"{condition.name}: already built with these settings, skipped ({files[0]})", file=sys.stderr)
         return entry
 
     started = time.time()
+    total = config.num + config.validation
     problems = problem_stream(config.seed, config.problem_preset, exclude)
     if config.source == "synth":
-        rows, skipped = synth_rows(condition, config.num, config.seed, problems, config.template, tokenizer,
+        share = correct_share(condition, config.correct_share)
+        plan = (planned_outcomes(config.num, share, config.seed, "train")
+                + planned_outcomes(config.validation, share, config.seed, "validation"))
+        rows, skipped = synth_rows(condition, plan, config.seed, problems, config.template, tokenizer,
                                    progress=not config.quiet)
-        extra_counts: dict[str, Any] = {}
+        extra_counts: dict[str, Any] = {"planned_share_correct": share}
     else:
         from priming.llm_gen import llm_traces
 
-        traces, extra_counts = llm_traces(condition, config.num, config.seed, problems, config,
+        traces, extra_counts = llm_traces(condition, total, config.seed, problems, config,
                                           default_cache=out / ".llm_cache" / "replies.sqlite",
                                           progress=not config.quiet)
         rows = [make_row(problem, completion, condition, "llm", config.template, tokenizer, **extra)
                 for problem, completion, extra in traces]
         skipped = extra_counts.get("problems_skipped", 0)
-        if len(rows) < config.num:
-            print(f"warning: {condition.name}: only {len(rows)} of {config.num} traces within --max-requests; "
+        if len(rows) < total:
+            print(f"warning: {condition.name}: only {len(rows)} of {total} traces within --max-requests; "
                   "writing them (re-run to continue: cached replies are reused)", file=sys.stderr)
     if any((tuple(sorted(r["numbers"])), r["target"]) in exclude for r in rows):
         raise RuntimeError("a priming problem overlaps the excluded evaluation problems")
@@ -181,21 +210,25 @@ def build_one(config: "BuildConfig", condition: Condition, exclude: set[tuple], 
     print(f"\n## {condition.name}\n{report.markdown()}", file=sys.stderr)
     check(report)  # raises VerificationError: nothing is written for a set that misses its condition
 
-    write_rows(rows, files[0])
-    write_rows(rows, files[1])
+    train, validation = rows[:config.num], rows[config.num:]
+    for split_rows, pair in ((train, files[:2]), (validation, files[2:])):
+        for path in pair:
+            write_rows(split_rows, path)
     entry = {
         "settings": settings,
         "requires": sorted(condition.requires), "excludes": sorted(condition.excludes),
         "expected_reward": condition.reward,
-        "counts": {"rows": len(rows), "problems_skipped": skipped, **extra_counts,
-                   "excluded_problems": len(exclude)},
+        "derived_from": condition.source,
+        "counts": {"rows": len(train), "validation_rows": len(validation), "problems_skipped": skipped,
+                   **extra_counts, "share_correct": share_correct(train),
+                   "share_correct_validation": share_correct(validation), "excluded_problems": len(exclude)},
         "disjoint_from_excluded": True,
         "verification": report.to_dict(),
         "files": [f.name for f in files],
         "seconds": round(time.time() - started, 2),
     }
     if rows and "completion_tokens" in rows[0]:
-        entry["counts"]["mean_completion_tokens"] = round(sum(r["completion_tokens"] for r in rows) / len(rows), 1)
+        entry["counts"]["mean_completion_tokens"] = round(sum(r["completion_tokens"] for r in train) / len(train), 1)
     manifest["conditions"][condition.name] = entry
     write_manifest(out, manifest)
     return entry
@@ -223,6 +256,12 @@ exit codes: 0 built (or already built), 1 a set failed verification, 2 bad input
     all_conditions: bool = option(False, "build every condition", aliases=("--all",))
     list_conditions: bool = option(False, "list the conditions and exit", aliases=("--list",))
     num: int = option(1000, "traces per condition (1000 in the paper)")
+    validation: int = option(0, "also write a validation split of this many traces on further problems, "
+                             "OUT/<condition>.validation.* (200 in the paper)", metavar="N")
+    correct_share: str = option("all", "share of traces whose answer is correct; the rest end on a wrong answer "
+                                "stated as confidently: all (1.0), paper (the shares the paper measured per "
+                                "condition: all_strategies 0.43 ...), or a number P in [0, 1]. incorrect_only is "
+                                "always 0; synth source only (an LLM's share is measured)", metavar="all|paper|P")
     seed: int = option(0, "seed for problems and phrasing")
     source: str = option("synth", "programmatic synthesizer (offline) or an OpenAI-compatible LLM",
                          choices=("synth", "llm"))
@@ -241,6 +280,9 @@ exit codes: 0 built (or already built), 1 a set failed verification, 2 bad input
             raise InputError("give one of --condition, --behavior, --all, --list")
         if self.num < 1:
             raise InputError(f"--num must be >= 1, got {self.num}")
+        if self.validation < 0:
+            raise InputError(f"--validation must be >= 0, got {self.validation}")
+        parse_share(self.correct_share)
         super().validate()
 
     def conditions(self) -> list[Condition]:
@@ -266,10 +308,12 @@ def check_inputs(config: BuildConfig) -> list[Condition]:
     if (needs_tok or config.template == "chat") and not config.tokenizer:
         raise InputError(f"{', '.join(needs_tok) or 'the chat template'} needs --tokenizer PATH "
                          "(token lengths are per tokenizer)")
-    if config.source == "llm" and any(c.thought != "search" for c in conditions):
-        # controls are deterministic edits, not a model's writing
-        raise InputError(f"{', '.join(c.name for c in conditions if c.thought != 'search')} are built with "
-                         "--source synth only")
+    edits = [c.name for c in conditions if c.thought in ("empty", "filler")]
+    if config.source == "llm" and edits:  # controls that are deterministic edits, not a model's writing
+        raise InputError(f"{', '.join(edits)} are built with --source synth only")
+    if config.source == "llm" and config.correct_share != "all":
+        raise InputError("--correct-share applies to --source synth: an LLM's traces are kept unfiltered and "
+                         "their share is measured (--only-correct keeps only correct ones)")
     distribution(config.problem_preset)  # unknown preset -> InputError before any work
     out = Path(config.out)
     if out.exists() and not out.is_dir():

@@ -15,7 +15,7 @@ import random
 from dataclasses import dataclass
 from typing import Any, Sequence
 
-from countdown.prompts import completion_text
+from countdown.prompts import THINK_CLOSE, completion_text
 from countdown.records import Problem
 from priming.conditions import BT, BWD, SUB, VER, Condition
 from priming.search import (Node, failed_paths, find_solution, iter_last_steps, near_miss, random_path,
@@ -101,10 +101,6 @@ CONFIRM = [
     "Checking the result: {v} = {t}, which matches the target. All numbers were used once.",
     "Verification: the value is {v}, the same as the target {t}, using each number exactly once.",
 ]
-CLOSEST = [
-    "Let me verify: {v} is not {t}; it is off by {d}. I could not find an exact match, so I'll give this closest one.",
-    "Checking: {v} does not equal {t} (off by {d}). This is the closest I found, so I'll go with it.",
-]
 CLOSING = ["So the equation is {expr}.", "The expression is {expr}.", "That gives the equation {expr}."]
 
 
@@ -118,6 +114,8 @@ class SynthTrace:
     completion: str
     answer: str
     thought: str
+    final: Node | None = None   # the answer's expression tree (controls derived from this trace reuse it)
+    wrong: bool = False         # the answer misses the target (the trace itself never says so)
 
 
 class _Writer:
@@ -131,6 +129,12 @@ class _Writer:
     def say(self, pool: Sequence[str] | str, **kw: Any) -> None:
         text = pool if isinstance(pool, str) else self.rng.choice(pool)
         self.lines.append(text.format(t=self.target, **kw))
+
+    def finish(self, final: Node, wrong: bool) -> SynthTrace:
+        expr = final.expr()
+        self.say(CLOSING, expr=expr)
+        thought = _join(self.lines)
+        return SynthTrace(completion_text(thought, expr), expr, thought, final, wrong)
 
     # ------------------------------------------------------------ dead ends
     def forward_attempt(self, path: list[Node]) -> None:
@@ -221,10 +225,15 @@ class _Writer:
             rel = "step"
         return part, rel
 
-    def forward_solution(self, root: Node, subgoal: Node | None) -> None:
+    def forward_solution(self, root: Node, subgoal: Node | None, slip: bool = False) -> None:
+        """The answer's steps in order; with `slip` the last step's result is miswritten as the target, the
+        arithmetic error a model makes when it believes it has found the answer."""
         steps = root.steps()
         for i, node in enumerate(steps):
-            self.say(FORWARD_BEGIN if i == 0 else FORWARD_NEXT, step=node.step_text())
+            step = node.step_text()
+            if slip and node is root:
+                step = f"{node.left.value} {node.op} {node.right.value} = {self.target}"
+            self.say(FORWARD_BEGIN if i == 0 else FORWARD_NEXT, step=step)
             if subgoal is not None and node is subgoal:
                 self.say(SUBGOAL_DONE, g=node.value)
 
@@ -232,7 +241,9 @@ class _Writer:
 def write_trace(problem: Problem, wanted: frozenset[str], rng: random.Random,
                 wrong: bool = False) -> SynthTrace | None:
     """The trace for a problem showing exactly `wanted`; None when this problem cannot give one
-    (no integer-step solution, or no dead end of the needed kind)."""
+    (no integer-step solution, or no dead end of the needed kind). A `wrong` trace ends on a near miss whose
+    last step is miswritten as the target and, with verification, confirmed as confidently as a right answer:
+    nothing in it admits the answer is wrong, so it teaches the behaviors and not a different way to close."""
     w = _Writer(problem, wanted, rng)
     solution = find_solution(w.numbers, w.target, rng)
     if solution is None:
@@ -279,16 +290,19 @@ def write_trace(problem: Problem, wanted: frozenset[str], rng: random.Random,
         w.say(FORWARD_AFTER_BACKWARD)
     if subgoal is not None:
         w.say(SUBGOAL_SET, g=subgoal.value, rel=RELATION[rel].format(g=subgoal.value, t=w.target, d=abs(subgoal.value - w.target)))
-    w.forward_solution(final, subgoal)
+    w.forward_solution(final, subgoal, slip=wrong)
     if VER in wanted:
-        if wrong:
-            w.say(CLOSEST, v=final.value, d=abs(final.value - w.target))
-        else:
-            w.say(CONFIRM, v=final.value, nums=_nums(w.numbers))
-    expr = final.expr()
-    w.say(CLOSING, expr=expr)
-    thought = _join(w.lines)
-    return SynthTrace(completion=completion_text(thought, expr), answer=expr, thought=thought)
+        w.say(CONFIRM, v=w.target, nums=_nums(w.numbers))
+    return w.finish(final, wrong)
+
+
+def plain_trace(problem: Problem, source: SynthTrace, rng: random.Random) -> SynthTrace:
+    """The same answer as `source`, reached in one straight forward line with no behavior: the negative
+    control derived from an all_strategies trace (a wrong answer keeps its slipped last step)."""
+    w = _Writer(problem, frozenset(), rng)
+    w.say(INTRO, nums=_nums(w.numbers))
+    w.forward_solution(source.final, None, slip=source.wrong)
+    return w.finish(source.final, source.wrong)
 
 
 def _join(lines: list[str]) -> str:
@@ -309,12 +323,25 @@ def problem_rng(problem: Problem, seed: int, condition: str) -> random.Random:
     return random.Random(f"{seed}|{condition}|{sorted(problem.numbers)}|{problem.target}")
 
 
-def synthesize(problem: Problem, condition: Condition, seed: int = 0) -> SynthTrace | None:
-    """One trace for a condition whose thought is a search (empty and filler thoughts are built elsewhere)."""
+def synthesize(problem: Problem, condition: Condition, seed: int = 0, wrong: bool = False) -> SynthTrace | None:
+    """One search trace for a condition (None if the problem cannot give one); incorrect_only is always
+    wrong, any other condition when `wrong` (the build's correctness mix). Controls whose thought is not a
+    search are derived from their source condition's trace (`derive`)."""
     rng = problem_rng(problem, seed, condition.name)
+    return write_trace(problem, condition.requires, rng, wrong=wrong or condition.reward < 1.0)
+
+
+def derive(problem: Problem, condition: Condition, source: SynthTrace, seed: int = 0,
+           tokenizer: Any = None) -> SynthTrace:
+    """A control from its source trace, same answer: an empty thought (empty_cot), a plain forward line
+    (negative_control), or dots of the source's token length (length_matched; ValueError if none fits)."""
     if condition.thought == "empty":
-        solution = find_solution(problem.numbers, problem.target, rng)
-        if solution is None:
-            return None
-        return SynthTrace(completion_text("", solution.expr()), solution.expr(), "")
-    return write_trace(problem, condition.requires, rng, wrong=condition.reward < 1.0)
+        return SynthTrace(completion_text("", source.answer), source.answer, "", source.final, source.wrong)
+    if condition.thought == "plain":
+        return plain_trace(problem, source, problem_rng(problem, seed, condition.name))
+    if condition.thought == "filler":
+        from priming.filler import length_matched
+
+        completion = length_matched(source.completion, source.answer, tokenizer)
+        return SynthTrace(completion, source.answer, completion.split(THINK_CLOSE)[0], source.final, source.wrong)
+    raise ValueError(f"{condition.name}: a {condition.thought!r} thought is not derived")

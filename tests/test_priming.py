@@ -73,7 +73,7 @@ def test_every_condition_is_written_and_verified(built):
 # Which of the synthesizer's phrasing pools carries which behavior: written by hand from the behaviors'
 # definitions, not taken from the rule judge that priming.verify runs on every build.
 SHOWN_BY = {
-    VER: ("MISS", "BACKWARD_FAIL_VER", "CONFIRM", "CLOSEST"),
+    VER: ("MISS", "BACKWARD_FAIL_VER", "CONFIRM"),
     BT: ("BACKTRACK",),
     SUB: ("SUBGOAL_SET", "SUBGOAL_DONE", "SUBGOAL_FAIL"),
     BWD: ("BACKWARD_OPEN", "BACKWARD_STEP", "BACKWARD_SPLIT", "BACKWARD_LEAVES"),
@@ -151,7 +151,7 @@ def test_length_matched_has_equal_token_lengths(built, tiny_model_dir):
     original = {r["id"]: r for r in rows_of(built, "all_strategies")}
     matched = rows_of(built, "length_matched")
     both = [r for r in matched if r["id"] in original]
-    assert len(both) >= N - 3   # same problem stream, so nearly all problems are shared
+    assert len(both) == N   # derived from all_strategies' traces: the same problems
     for row in both:
         src = original[row["id"]]
         n_src = len(tok(src["completion"], add_special_tokens=False)["input_ids"])
@@ -253,3 +253,87 @@ def test_search_pieces():
     inner = Node(2, "-", Node(3), Node(1))
     assert Node(5, "-", Node(7), inner).expr() == "7 - (3 - 1)"
     assert Node(3, "-", Node(4, "-", Node(7), Node(3)), Node(1)).expr() == "7 - 3 - 1"
+
+
+# ---------------------------------------------------------------- the paper's correctness mix (--correct-share)
+# A wrong answer admitted in so many words: the phrases a trace that "gives up" would use.
+ADMITS = re.compile(r"closest|off by|could not find|does not (match|equal)|not equal to the target|wrong", re.I)
+
+
+def test_correct_share_is_measured_by_the_reward(tmp_path, capsys):
+    """The issue's must-show: 40% correct asked, the reward measures 0.35-0.45, and no wrong trace admits it."""
+    out = tmp_path / "mix"
+    code, _, _ = run(build.main, ["--condition", "all_strategies", "--correct-share", "0.4", "--num", "500",
+                                  "--out", out, "--quiet"], capsys)
+    assert code == 0
+    rows = rows_of(out, "all_strategies")
+    rewards = [score(r["completion"], r["numbers"], r["target"]) for r in rows]
+    share = sum(x == 1.0 for x in rewards) / len(rows)
+    assert len(rows) == 500 and 0.35 <= share <= 0.45
+    assert set(rewards) == {1.0, 0.1}   # every wrong answer is still a well-formed equation
+    assert [r["planned"] for r in rows] == ["correct" if x == 1.0 else "wrong" for x in rewards]
+    manifest = json.loads((out / "manifest.json").read_text())["conditions"]["all_strategies"]
+    assert manifest["counts"]["share_correct"] == round(share, 4)
+    assert manifest["settings"]["correct_share"] == "0.4"
+    for row, x in zip(rows, rewards):
+        closing = row["completion"].split("</think>")[0].strip().split("\n")[-1]
+        if x < 1.0:   # the last paragraph confirms the answer as a right one would
+            assert not ADMITS.search(closing) and written_behaviors(closing) >= {VER}, row["completion"]
+
+
+def test_incorrect_only_never_admits_the_answer_is_wrong(built):
+    for row in rows_of(built, "incorrect_only"):
+        closing = row["completion"].split("</think>")[0].strip().split("\n")[-1]
+        assert not ADMITS.search(closing), row["completion"]
+        assert row["planned"] == "wrong" and row["reward"] == 0.1
+
+
+def test_paper_shares_and_controls_derived_from_all_strategies(tmp_path, capsys):
+    """--correct-share paper: each condition has the share the paper measured; the controls carry
+    all_strategies' problems and answers (and so its share) with their own thought."""
+    out = tmp_path / "paper"
+    code, _, _ = run(build.main, ["--condition", "all_strategies", "--condition", "backtracking_subgoal",
+                                  "--condition", "negative_control", "--condition", "empty_cot",
+                                  "--correct-share", "paper", "--num", "100", "--out", out, "--quiet"], capsys)
+    assert code == 0
+    measured = {}
+    for name in ("all_strategies", "backtracking_subgoal", "negative_control", "empty_cot"):
+        rows = rows_of(out, name)
+        measured[name] = sum(score(r["completion"], r["numbers"], r["target"]) == 1.0 for r in rows) / len(rows)
+    assert measured == {"all_strategies": 0.43, "backtracking_subgoal": 0.28, "negative_control": 0.43,
+                        "empty_cot": 0.43}
+    source = rows_of(out, "all_strategies")
+    for name in ("negative_control", "empty_cot"):
+        derived = rows_of(out, name)
+        assert [r["id"] for r in derived] == [r["id"] for r in source]
+        assert [extract_answer(r["completion"]) for r in derived] == [extract_answer(r["completion"]) for r in source]
+        assert all(not written_behaviors(r["completion"]) for r in derived)
+
+
+def test_validation_split_is_written_on_further_problems(tmp_path, capsys):
+    out = tmp_path / "val"
+    code, _, _ = run(build.main, ["--condition", "backtracking_verification", "--num", "30", "--validation", "10",
+                                  "--correct-share", "0.5", "--out", out, "--quiet"], capsys)
+    assert code == 0
+    train = rows_of(out, "backtracking_verification")
+    validation = read_rows(build.set_path(out, "backtracking_verification", "parquet", "validation"))
+    assert len(train) == 30 and len(validation) == 10
+    key = lambda r: (tuple(sorted(r["numbers"])), r["target"])  # noqa: E731
+    assert not {key(r) for r in train} & {key(r) for r in validation}
+    assert sum(r["reward"] == 1.0 for r in validation) == 5
+    counts = json.loads((out / "manifest.json").read_text())["conditions"]["backtracking_verification"]["counts"]
+    assert counts["validation_rows"] == 10 and counts["share_correct_validation"] == 0.5
+
+
+@pytest.mark.parametrize("argv", [
+    ["--condition", "all_strategies", "--correct-share", "1.5"],
+    ["--condition", "all_strategies", "--correct-share", "most"],
+    ["--condition", "all_strategies", "--correct-share", "nan"],
+    ["--condition", "all_strategies", "--validation", "-1"],
+    ["--condition", "all_strategies", "--source", "llm", "--base-url", "http://127.0.0.1:9/v1", "--model", "m",
+     "--correct-share", "paper"],
+])
+def test_bad_correctness_options_exit_2(tmp_path, capsys, argv):
+    out = tmp_path / "out"
+    code, _, err = run(build.main, argv + ["--out", out], capsys)
+    assert code == 2 and err.startswith("error: ") and not out.exists()
