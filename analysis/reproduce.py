@@ -78,6 +78,8 @@ results/<condition>.csv, figures/, report.md."""
     n_test: int = option(64, "held-out evaluation problems")
     n_pretrain: int = option(2000, "direct-answer examples that teach the base model the format")
     n_priming: int = option(200, "problems per priming set")
+    correct_share: str = option("all", "priming.build --correct-share: all, paper (the paper's unfiltered "
+                                "shares) or P", metavar="all|paper|P")
     # the model (rl.tiny)
     arch: str = option("qwen2", "rl.tiny architecture")
     model_size: str = option("small", "rl.tiny size")
@@ -101,8 +103,9 @@ results/<condition>.csv, figures/, report.md."""
                                         "train": "rl.train.TrainConfig", "evaluate": "rl.evaluate.EvaluateConfig"}
 
     def validate(self) -> None:
-        from priming.conditions import get_condition
+        from priming.conditions import get_condition, parse_share
 
+        parse_share(self.correct_share)
         for c in self.conditions:
             if get_condition(c).thought == "filler":
                 raise InputError(f"condition {c!r} needs the base model's tokenizer before priming; not supported "
@@ -235,7 +238,7 @@ def stage_priming(out: Path, config: ReproduceConfig) -> dict[str, Any]:
     from priming.build import BuildConfig, build
 
     built, failed = build(BuildConfig(condition=list(config.conditions), num=config.n_priming, seed=config.seed,
-                                      problem_preset=config.problem_preset,
+                                      problem_preset=config.problem_preset, correct_share=config.correct_share,
                                       exclude=[str(problems_path(out, "test"))], out=str(out / "priming")))
     if failed:
         raise RuntimeError(f"priming sets failed verification: {', '.join(failed)}")

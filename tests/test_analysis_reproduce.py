@@ -114,3 +114,19 @@ def test_outcome_text_when_nothing_is_solved():
     assert "both solved none of the 64 held-out samples" in text
     assert "cannot speak to the paper's accuracy claims" in text and "put the behaviors" in text
     assert "4.00 per `all_strategies` response vs 0.00" in text and "3.0M-parameter" in text
+
+
+def test_priming_stage_builds_the_asked_correctness_mix(tmp_path):
+    """--correct-share reaches priming.build: half the smoke sets' answers are right, and the controls'
+    answers are all_strategies' (the stage builds what the CLI would)."""
+    from countdown.reward import score
+
+    config = ReproduceConfig.from_preset("smoke", out=str(tmp_path), correct_share="0.5",
+                                         conditions=["all_strategies", "negative_control"])
+    reproduce.stage_problems(tmp_path, config)
+    reproduce.stage_priming(tmp_path, config)
+    for condition in config.conditions:
+        rows = read_rows(tmp_path / "priming" / f"{condition}.jsonl")
+        assert sum(score(r["completion"], r["numbers"], r["target"]) == 1.0 for r in rows) == len(rows) // 2
+    with pytest.raises(InputError, match="correct-share"):
+        ReproduceConfig.from_preset("smoke", out=str(tmp_path), correct_share="2")
