@@ -1,0 +1,265 @@
+"""Feasibility probe for a CPU model organism (docs/analysis.md): can a ~1M-parameter model trained here from
+scratch learn Countdown arithmetic in context, and does priming with generate-and-test traces then decide who
+improves under RL?
+
+This is a measurement, not the organism: it has its own short training loop and word-level vocabulary so a
+premise can be tested in minutes, before the toolkit's stages (priming.build, rl.sft, rl.train, rl.evaluate)
+are sized for it. It prints numbers; nothing is asserted.
+
+Task: 3 numbers 1..12, ops + and - (a difference keeps the larger number first), an expression (a op b) op c,
+targets 5..36; every number multiset whose CRC32 is 0 mod 4 is held out, so a held-out problem cannot be answered
+from memory. Accuracy is on 256 held-out problems, one sample each at temperature 1 (±: binomial standard error).
+
+    python benchmarks/organism_probe.py search       # from scratch on fresh search traces (default 10 min)
+    python benchmarks/organism_probe.py priming      # guesser base -> SFT on 1,000 traces -> GRPO, per priming
+"""
+from __future__ import annotations
+
+import argparse
+import itertools
+import math
+import random
+import time
+import zlib
+
+import torch
+from transformers import Qwen2Config, Qwen2ForCausalLM
+
+MAX_NUMBER, TOP, TARGETS = 12, 40, (5, 36)
+VOCAB = ["<pad>", "<eos>", "nums", "target", "<think>", "</think>", "<answer>", "</answer>", "+", "-", "=", ",",
+         "no", "yes", "(", ")"] + [str(i) for i in range(TOP)]
+IDX = {t: i for i, t in enumerate(VOCAB)}
+PAD, EOS = IDX["<pad>"], IDX["<eos>"]
+Step = tuple  # (a, op1, b, x, op2, c, y): the attempt (a op1 b = x) op2 c = y
+
+
+def held_out(numbers) -> bool:
+    return zlib.crc32(" ".join(map(str, sorted(numbers))).encode()) % 4 == 0
+
+
+def apply(a: int, op: str, b: int) -> int:
+    return a + b if op == "+" else a - b
+
+
+def attempts(nums: list[int]) -> list[Step]:
+    """Every attempt in a fixed order: pairs in the order the prompt lists the numbers, + before -."""
+    out = []
+    for i, j, k in ((0, 1, 2), (0, 2, 1), (1, 2, 0)):
+        for op1, op2 in itertools.product("+-", "+-"):
+            a, b = (nums[i], nums[j]) if op1 == "+" or nums[i] >= nums[j] else (nums[j], nums[i])
+            x = apply(a, op1, b)
+            y = apply(x, op2, nums[k])
+            if 0 <= y < TOP:
+                out.append((a, op1, b, x, op2, nums[k], y))
+    return out
+
+
+def all_problems() -> dict[bool, list[tuple[tuple[int, ...], int]]]:
+    problems: dict[bool, list] = {True: [], False: []}
+    for ms in itertools.combinations_with_replacement(range(1, MAX_NUMBER + 1), 3):
+        for t in sorted({s[-1] for s in attempts(list(ms))}):
+            if TARGETS[0] <= t <= TARGETS[1]:
+                problems[held_out(ms)].append((ms, t))
+    return problems
+
+
+PROBLEMS = all_problems()
+
+
+def step_tokens(s: Step, verdict: str | None) -> list[str]:
+    a, op1, b, x, op2, c, y = s
+    return [str(a), op1, str(b), "=", str(x), ",", str(x), op2, str(c), "=", str(y)] + ([verdict] if verdict else [])
+
+
+def answer_tokens(s: Step) -> list[str]:
+    a, op1, b, _, op2, c, _ = s
+    return ["</think>", "<answer>", "(", str(a), op1, str(b), ")", op2, str(c), "</answer>", "<eos>"]
+
+
+# ------------------------------------------------------------------ the corpora (prompt tokens, completion tokens)
+def prompt_of(nums: list[int], t: int) -> list[str]:
+    return ["nums", *map(str, nums), "target", str(t), "<think>"]
+
+
+def guess(ms, t, rng):
+    """Behavior-poor: one attempt, right or wrong, answered as if it were right (the guesser base)."""
+    nums = rng.sample(list(ms), 3)
+    s = rng.choice(attempts(nums))
+    return prompt_of(nums, t), step_tokens(s, None) + answer_tokens(s)
+
+
+def straight(ms, t, rng):
+    """negative_control: the right attempt at once, no verification, no backtracking."""
+    nums = rng.sample(list(ms), 3)
+    s = next(s for s in attempts(nums) if s[-1] == t)
+    return prompt_of(nums, t), step_tokens(s, None) + answer_tokens(s)
+
+
+def search(ms, t, rng, systematic=True, max_fail=5):
+    """all_strategies-like generate-and-test: attempts compared with the target ("no" and on, backtracking),
+    until one gives it ("yes", verification). Systematic: the fixed order; random: a shuffled order."""
+    nums = rng.sample(list(ms), 3)
+    order = attempts(nums)
+    if not systematic:
+        rng.shuffle(order)
+        misses = [s for s in order if s[-1] != t][:rng.randint(0, max_fail)]
+        order = misses + [next(s for s in order if s[-1] == t)]
+    body: list[str] = []
+    for s in order:
+        if s[-1] == t:
+            return prompt_of(nums, t), body + step_tokens(s, "yes") + answer_tokens(s)
+        body += step_tokens(s, "no") + [","]
+    raise AssertionError("every problem is solvable in order")
+
+
+CORPORA = {"guess": guess, "straight": straight, "search": search,
+           "random_search": lambda ms, t, rng: search(ms, t, rng, systematic=False)}
+
+
+# ------------------------------------------------------------------ model, training, measurement
+def new_model(seed: int) -> Qwen2ForCausalLM:
+    torch.manual_seed(seed)
+    return Qwen2ForCausalLM(Qwen2Config(
+        vocab_size=len(VOCAB), hidden_size=128, num_hidden_layers=4, num_attention_heads=4, num_key_value_heads=2,
+        intermediate_size=512, max_position_embeddings=256, tie_word_embeddings=True, pad_token_id=PAD,
+        eos_token_id=EOS))
+
+
+def tensors(rows):
+    """Right-padded ids and labels with the loss on the completion only."""
+    length = max(len(p) + len(c) for p, c in rows)
+    ids = torch.full((len(rows), length), PAD)
+    labels = torch.full((len(rows), length), -100)
+    for i, (p, c) in enumerate(rows):
+        seq = [IDX[x] for x in p + c]
+        ids[i, :len(seq)] = torch.tensor(seq)
+        labels[i, len(p):len(seq)] = torch.tensor(seq[len(p):])
+    return ids, labels
+
+
+def train(model, rows_for_step, steps: int, lr: float, seconds: float = math.inf) -> int:
+    """AdamW (0.9, 0.95), warm-up then cosine; stops at `steps` or after `seconds`. Returns the steps taken."""
+    opt = torch.optim.AdamW(model.parameters(), lr=lr, betas=(0.9, 0.95), weight_decay=0.01)
+    model.train()
+    started, step = time.time(), 0
+    while step < steps and time.time() - started < seconds:
+        progress = max(step / steps, (time.time() - started) / seconds)
+        for group in opt.param_groups:
+            group["lr"] = lr * min(1.0, (step + 1) / 50) * 0.5 * (1 + math.cos(math.pi * min(progress, 1.0)))
+        ids, labels = tensors(rows_for_step(step))
+        loss = model(input_ids=ids, attention_mask=(ids != PAD).long(), labels=labels).loss
+        opt.zero_grad()
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        opt.step()
+        step += 1
+    model.eval()
+    return step
+
+
+def reward(ms, t, tokens: list[str]) -> float:
+    """The paper's reward on this vocabulary: 1 right, 0.1 a wrong but present answer, 0 none."""
+    if "<answer>" not in tokens or "</answer>" not in tokens[tokens.index("<answer>"):]:
+        return 0.0
+    answer = tokens[tokens.index("<answer>") + 1:tokens.index("</answer>", tokens.index("<answer>"))]
+    numbers = [int(x) for x in answer if x.isdigit()]
+    if sorted(numbers) != sorted(ms) or len(answer) != 7 or answer[0] != "(" or answer[4] != ")":
+        return 0.1
+    a, op1, b, op2, c = int(answer[1]), answer[2], int(answer[3]), answer[5], int(answer[6])
+    if op1 not in "+-" or op2 not in "+-":
+        return 0.1
+    return 1.0 if apply(apply(a, op1, b), op2, c) == t else 0.1
+
+
+def sample(model, problems, n: int, max_new: int):
+    prompts = [prompt_of(list(ms), t) for ms, t in problems for _ in range(n)]
+    ids = torch.tensor([[IDX[x] for x in p] for p in prompts])
+    with torch.no_grad():
+        out = model.generate(ids, attention_mask=torch.ones_like(ids), max_new_tokens=max_new, do_sample=True,
+                             temperature=1.0, top_k=0, pad_token_id=PAD, eos_token_id=EOS)
+    return ids.shape[1], out
+
+
+def accuracy(model, problems, max_new: int) -> tuple[float, float]:
+    start, out = sample(model, problems, 1, max_new)
+    rewards = [reward(ms, t, [VOCAB[i] for i in row]) for (ms, t), row in zip(problems, out[:, start:].tolist())]
+    acc = sum(r == 1.0 for r in rewards) / len(rewards)
+    return acc, math.sqrt(acc * (1 - acc) / len(rewards))
+
+
+def grpo(model, steps: int, lr: float, rng: random.Random, max_new: int, prompts: int = 16, group: int = 8) -> None:
+    """Group-relative policy gradient (no KL, no clipping: one update per batch), fresh training prompts."""
+    opt = torch.optim.AdamW(model.parameters(), lr=lr, betas=(0.9, 0.95), weight_decay=0.0)
+    for _ in range(steps):
+        problems = [rng.choice(PROBLEMS[False]) for _ in range(prompts)]
+        start, out = sample(model, problems, group, max_new)
+        completion = out[:, start:]
+        rows = completion.tolist()
+        r = torch.tensor([reward(*problems[k // group], [VOCAB[i] for i in row]) for k, row in enumerate(rows)])
+        r = r.view(prompts, group)
+        advantage = ((r - r.mean(1, keepdim=True)) / (r.std(1, keepdim=True) + 1e-4)).view(-1)
+        mask = torch.zeros_like(completion, dtype=torch.float)
+        for k, row in enumerate(rows):  # the tokens up to and including the first end of text
+            mask[k, :row.index(EOS) + 1 if EOS in row else len(row)] = 1
+        model.train()
+        logits = model(input_ids=out, attention_mask=torch.ones_like(out)).logits[:, start - 1:-1]
+        logp = torch.log_softmax(logits.float(), -1).gather(-1, completion.unsqueeze(-1)).squeeze(-1)
+        loss = -(advantage[:, None] * logp * mask).sum() / mask.sum()
+        opt.zero_grad()
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        opt.step()
+        model.eval()
+
+
+def show(name: str, acc: tuple[float, float]) -> str:
+    return f"{name} {acc[0]:.3f} ± {acc[1]:.3f}"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("mode", choices=("search", "priming"))
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--minutes", type=float, default=10.0, help="search mode: training time")
+    parser.add_argument("--base-steps", type=int, default=600, help="priming mode: guesser pretraining steps (batch 64)")
+    parser.add_argument("--traces", type=int, default=1000, help="priming mode: SFT traces per priming")
+    parser.add_argument("--sft-steps", type=int, default=400, help="priming mode: SFT steps (batch 32)")
+    parser.add_argument("--rl-steps", type=int, default=60, help="priming mode: GRPO steps (16 prompts x 8)")
+    parser.add_argument("--rl-lr", type=float, default=1e-4)
+    parser.add_argument("--primings", nargs="+", default=["search", "straight"], choices=list(CORPORA))
+    parser.add_argument("--max-new", type=int, default=200, help="completion limit in tokens")
+    args = parser.parse_args()
+    torch.set_num_threads(2)
+    held = random.Random(7).sample(PROBLEMS[True], 256)
+    print(f"problems: {len(PROBLEMS[False])} training side, {len(PROBLEMS[True])} held out "
+          f"(whole number multisets); evaluation on 256 held out, one sample each at T=1", flush=True)
+
+    if args.mode == "search":  # fresh random-order search traces each step, from scratch
+        model, rng = new_model(args.seed), random.Random(args.seed)
+        steps = train(model, lambda _: [CORPORA["random_search"](*rng.choice(PROBLEMS[False]), rng)
+                                        for _ in range(64)], 10**9, 2e-3, seconds=args.minutes * 60)
+        print(f"{steps} steps in {args.minutes:g} min;", show("held-out accuracy", accuracy(model, held, args.max_new)))
+        return
+
+    base, rng = new_model(args.seed), random.Random(args.seed)
+    started = time.time()
+    train(base, lambda _: [guess(*rng.choice(PROBLEMS[False]), rng) for _ in range(64)], args.base_steps, 2e-3)
+    print(f"guesser base ({time.time() - started:.0f} s):", show("accuracy", accuracy(base, held, args.max_new)),
+          flush=True)
+    state = {k: v.clone() for k, v in base.state_dict().items()}
+    for name in args.primings:
+        model = new_model(args.seed)
+        model.load_state_dict(state)
+        srng = random.Random(args.seed + 1)
+        fixed = [CORPORA[name](*srng.choice(PROBLEMS[False]), srng) for _ in range(args.traces)]
+        train(model, lambda _: srng.sample(fixed, min(32, len(fixed))), args.sft_steps, 1e-3)
+        primed = accuracy(model, held, args.max_new)
+        started = time.time()
+        grpo(model, args.rl_steps, args.rl_lr, random.Random(args.seed + 2), args.max_new)
+        after = accuracy(model, held, args.max_new)
+        print(f"{name}: {show('after SFT', primed)}; {show(f'after {args.rl_steps} GRPO steps', after)}; "
+              f"gain {after[0] - primed[0]:+.3f} ({time.time() - started:.0f} s of GRPO)", flush=True)
+
+
+if __name__ == "__main__":
+    main()
