@@ -7,7 +7,7 @@ premise can be tested in minutes, before the toolkit's stages (priming.build, rl
 are sized for it. It prints numbers; nothing is asserted.
 
 Task: 3 numbers 1..12, ops + and - (a difference keeps the larger number first), an expression (a op b) op c,
-targets 5..36; every number multiset whose CRC32 is 0 mod 4 is held out, so a held-out problem cannot be answered
+targets 5..36 (`--ops +-*`: numbers 1..9, values below 100, targets 10..60); every number multiset whose CRC32 is 0 mod 4 is held out, so a held-out problem cannot be answered
 from memory. Accuracy is on 256 held-out problems, one sample each at temperature 1 (±: binomial standard error).
 
     python benchmarks/organism_probe.py search       # from scratch on fresh search traces (default 10 min)
@@ -25,9 +25,13 @@ import zlib
 import torch
 from transformers import Qwen2Config, Qwen2ForCausalLM
 
-MAX_NUMBER, TOP, TARGETS = 12, 40, (5, 36)
+import os
+
+# The task; `--ops +-*` sets PROBE_OPS before this module's tables are built (main re-executes nothing else).
+OPS = os.environ.get("PROBE_OPS", "+-")
+MAX_NUMBER, TOP, TARGETS = (12, 40, (5, 36)) if OPS == "+-" else (9, 100, (10, 60))
 VOCAB = ["<pad>", "<eos>", "nums", "target", "<think>", "</think>", "<answer>", "</answer>", "+", "-", "=", ",",
-         "no", "yes", "(", ")"] + [str(i) for i in range(TOP)]
+         "no", "yes", "(", ")"] + (["*"] if "*" in OPS else []) + [str(i) for i in range(TOP)]
 IDX = {t: i for i, t in enumerate(VOCAB)}
 PAD, EOS = IDX["<pad>"], IDX["<eos>"]
 Step = tuple  # (a, op1, b, x, op2, c, y): the attempt (a op1 b = x) op2 c = y
@@ -38,18 +42,18 @@ def held_out(numbers) -> bool:
 
 
 def apply(a: int, op: str, b: int) -> int:
-    return a + b if op == "+" else a - b
+    return a + b if op == "+" else a - b if op == "-" else a * b
 
 
 def attempts(nums: list[int]) -> list[Step]:
-    """Every attempt in a fixed order: pairs in the order the prompt lists the numbers, + before -."""
+    """Every attempt in a fixed order: pairs in the order the prompt lists the numbers, + before - (before *)."""
     out = []
     for i, j, k in ((0, 1, 2), (0, 2, 1), (1, 2, 0)):
-        for op1, op2 in itertools.product("+-", "+-"):
-            a, b = (nums[i], nums[j]) if op1 == "+" or nums[i] >= nums[j] else (nums[j], nums[i])
+        for op1, op2 in itertools.product(OPS, OPS):
+            a, b = (nums[i], nums[j]) if op1 != "-" or nums[i] >= nums[j] else (nums[j], nums[i])
             x = apply(a, op1, b)
             y = apply(x, op2, nums[k])
-            if 0 <= y < TOP:
+            if 0 <= x < TOP and 0 <= y < TOP:
                 out.append((a, op1, b, x, op2, nums[k], y))
     return out
 
@@ -166,7 +170,7 @@ def reward(ms, t, tokens: list[str]) -> float:
     if sorted(numbers) != sorted(ms) or len(answer) != 7 or answer[0] != "(" or answer[4] != ")":
         return 0.1
     a, op1, b, op2, c = int(answer[1]), answer[2], int(answer[3]), answer[5], int(answer[6])
-    if op1 not in "+-" or op2 not in "+-":
+    if op1 not in OPS or op2 not in OPS:
         return 0.1
     return 1.0 if apply(apply(a, op1, b), op2, c) == t else 0.1
 
@@ -228,10 +232,16 @@ def main() -> None:
     parser.add_argument("--rl-lr", type=float, default=1e-4)
     parser.add_argument("--primings", nargs="+", default=["search", "straight"], choices=list(CORPORA))
     parser.add_argument("--max-new", type=int, default=200, help="completion limit in tokens")
+    parser.add_argument("--ops", default="+-", choices=("+-", "+-*"), help="the task's operations (set before the "
+                        "tables are built: the script re-runs itself with PROBE_OPS when it differs)")
     args = parser.parse_args()
+    if args.ops != OPS:  # the task tables are module constants: rebuild them in a fresh interpreter
+        import subprocess
+        import sys
+        raise SystemExit(subprocess.call([sys.executable, *sys.argv], env={**os.environ, "PROBE_OPS": args.ops}))
     torch.set_num_threads(2)
     held = random.Random(7).sample(PROBLEMS[True], 256)
-    print(f"problems: {len(PROBLEMS[False])} training side, {len(PROBLEMS[True])} held out "
+    print(f"ops {OPS}: problems: {len(PROBLEMS[False])} training side, {len(PROBLEMS[True])} held out "
           f"(whole number multisets); evaluation on 256 held out, one sample each at T=1", flush=True)
 
     if args.mode == "search":  # fresh random-order search traces each step, from scratch
