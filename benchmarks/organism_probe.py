@@ -125,7 +125,7 @@ def new_model(seed: int) -> Qwen2ForCausalLM:
     torch.manual_seed(seed)
     return Qwen2ForCausalLM(Qwen2Config(
         vocab_size=len(VOCAB), hidden_size=128, num_hidden_layers=4, num_attention_heads=4, num_key_value_heads=2,
-        intermediate_size=512, max_position_embeddings=256, tie_word_embeddings=True, pad_token_id=PAD,
+        intermediate_size=512, max_position_embeddings=512, tie_word_embeddings=True, pad_token_id=PAD,
         eos_token_id=EOS))
 
 
