@@ -25,15 +25,12 @@ import zlib
 import torch
 from transformers import Qwen2Config, Qwen2ForCausalLM
 
-import os
-
-# The task; `--ops +-*` sets PROBE_OPS before this module's tables are built (main re-executes nothing else).
-OPS = os.environ.get("PROBE_OPS", "+-")
-MAX_NUMBER, TOP, TARGETS = (12, 40, (5, 36)) if OPS == "+-" else (9, 100, (10, 60))
-VOCAB = ["<pad>", "<eos>", "nums", "target", "<think>", "</think>", "<answer>", "</answer>", "+", "-", "=", ",",
-         "no", "yes", "(", ")"] + (["*"] if "*" in OPS else []) + [str(i) for i in range(TOP)]
-IDX = {t: i for i, t in enumerate(VOCAB)}
-PAD, EOS = IDX["<pad>"], IDX["<eos>"]
+# The task (set_task): the operations, number range, value bound, target range, the vocabulary and the problems.
+OPS, MAX_NUMBER, TOP, TARGETS = "+-", 12, 40, (5, 36)
+VOCAB: list[str] = []
+IDX: dict[str, int] = {}
+PAD = EOS = 0
+PROBLEMS: dict[bool, list[tuple[tuple[int, ...], int]]] = {}
 Step = tuple  # (a, op1, b, x, op2, c, y): the attempt (a op1 b = x) op2 c = y
 
 
@@ -67,7 +64,19 @@ def all_problems() -> dict[bool, list[tuple[tuple[int, ...], int]]]:
     return problems
 
 
-PROBLEMS = all_problems()
+def set_task(ops: str) -> None:
+    """+- : numbers 1..12, values below 40, targets 5..36; +-* : numbers 1..9, values below 100, targets 10..60."""
+    global OPS, MAX_NUMBER, TOP, TARGETS, VOCAB, IDX, PAD, EOS, PROBLEMS
+    OPS = ops
+    MAX_NUMBER, TOP, TARGETS = (12, 40, (5, 36)) if ops == "+-" else (9, 100, (10, 60))
+    VOCAB = ["<pad>", "<eos>", "nums", "target", "<think>", "</think>", "<answer>", "</answer>", "+", "-", "=",
+             ",", "no", "yes", "(", ")"] + (["*"] if "*" in ops else []) + [str(i) for i in range(TOP)]
+    IDX = {t: i for i, t in enumerate(VOCAB)}
+    PAD, EOS = IDX["<pad>"], IDX["<eos>"]
+    PROBLEMS = all_problems()
+
+
+set_task("+-")
 
 
 def step_tokens(s: Step, verdict: str | None) -> list[str]:
@@ -232,13 +241,9 @@ def main() -> None:
     parser.add_argument("--rl-lr", type=float, default=1e-4)
     parser.add_argument("--primings", nargs="+", default=["search", "straight"], choices=list(CORPORA))
     parser.add_argument("--max-new", type=int, default=200, help="completion limit in tokens")
-    parser.add_argument("--ops", default="+-", choices=("+-", "+-*"), help="the task's operations (set before the "
-                        "tables are built: the script re-runs itself with PROBE_OPS when it differs)")
+    parser.add_argument("--ops", default="+-", choices=("+-", "+-*"), help="the task's operations")
     args = parser.parse_args()
-    if args.ops != OPS:  # the task tables are module constants: rebuild them in a fresh interpreter
-        import subprocess
-        import sys
-        raise SystemExit(subprocess.call([sys.executable, *sys.argv], env={**os.environ, "PROBE_OPS": args.ops}))
+    set_task(args.ops)
     torch.set_num_threads(2)
     held = random.Random(7).sample(PROBLEMS[True], 256)
     print(f"ops {OPS}: problems: {len(PROBLEMS[False])} training side, {len(PROBLEMS[True])} held out "
