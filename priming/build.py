@@ -218,7 +218,7 @@ def build_one(config: "BuildConfig", condition: Condition, exclude: set[tuple], 
         "settings": settings,
         "requires": sorted(condition.requires), "excludes": sorted(condition.excludes),
         "expected_reward": condition.reward,
-        "derived_from": condition.source,
+        "derived_from": condition.source if config.source == "synth" else None,  # an LLM writes its own
         "counts": {"rows": len(train), "validation_rows": len(validation), "problems_skipped": skipped,
                    **extra_counts, "share_correct": share_correct(train),
                    "share_correct_validation": share_correct(validation), "excluded_problems": len(exclude)},

@@ -63,16 +63,14 @@ def correct_share(condition: Condition, spec: str) -> float:
     """The planned share of correct answers for a condition under --correct-share SPEC (all, paper, or P)."""
     if condition.reward < 1.0:
         return 0.0
-    name = condition.source or condition.name
-    if spec == "all":
-        return 1.0
     if spec == "paper":
-        return PAPER_CORRECT_SHARE.get(name, 1.0)
+        return PAPER_CORRECT_SHARE.get(condition.source or condition.name, 1.0)
     return parse_share(spec)
 
 
 def parse_share(spec: str) -> float:
-    """all | paper | a number in [0, 1]; anything else is an InputError."""
+    """The share a --correct-share value names for a condition without its own paper share: all -> 1.0,
+    paper -> 1.0, P -> P in [0, 1]; anything else is an InputError."""
     if spec in ("all", "paper"):
         return 1.0
     try:

@@ -308,6 +308,9 @@ def test_paper_shares_and_controls_derived_from_all_strategies(tmp_path, capsys)
         assert [r["id"] for r in derived] == [r["id"] for r in source]
         assert [extract_answer(r["completion"]) for r in derived] == [extract_answer(r["completion"]) for r in source]
         assert all(not written_behaviors(r["completion"]) for r in derived)
+    entries = json.loads((out / "manifest.json").read_text())["conditions"]
+    assert entries["negative_control"]["derived_from"] == "all_strategies"
+    assert entries["all_strategies"]["derived_from"] is None
 
 
 def test_validation_split_is_written_on_further_problems(tmp_path, capsys):
