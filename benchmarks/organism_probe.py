@@ -7,17 +7,23 @@ premise can be tested in minutes, before the toolkit's stages (priming.build, rl
 are sized for it. It prints numbers; nothing is asserted.
 
 Task: 3 numbers 1..12, ops + and - (a difference keeps the larger number first), an expression (a op b) op c,
-targets 5..36 (`--ops +-*`: numbers 1..9, values below 100, targets 10..60); every number multiset whose CRC32 is 0 mod 4 is held out, so a held-out problem cannot be answered
-from memory. Accuracy is on 256 held-out problems, one sample each at temperature 1 (±: binomial standard error).
+targets 5..36 (`--ops +-*`: numbers 1..9, values below 100, targets 10..60); every number multiset whose CRC32
+is 0 mod 4 is held out, so a held-out problem cannot be answered from memory. Accuracy is on 256 held-out
+problems, one sample each at temperature 1 (±: binomial standard error).
+`--style tree` writes a search depth-first (each first step once, then every way to finish it, a value outside
+0..TOP-1 as "out"), which halves the × search (87 tokens on average, 186 at most) and keeps its order fixed.
 
     python benchmarks/organism_probe.py search       # from scratch on fresh search traces (default 10 min)
     python benchmarks/organism_probe.py priming      # guesser base -> SFT on 1,000 traces -> GRPO, per priming
+    python benchmarks/organism_probe.py priming --ops +-* --style tree --max-new 200 --base-steps 2000 \
+        --base-file /tmp/base.pt --sft-steps 600 --rl-steps 100   # the last measured setting (docs/analysis.md)
 """
 from __future__ import annotations
 
 import argparse
 import itertools
 import math
+import os
 import random
 import time
 import zlib
@@ -25,8 +31,9 @@ import zlib
 import torch
 from transformers import Qwen2Config, Qwen2ForCausalLM
 
-# The task (set_task): the operations, number range, value bound, target range, the vocabulary and the problems.
-OPS, MAX_NUMBER, TOP, TARGETS = "+-", 12, 40, (5, 36)
+# The task (set_task): the operations, number range, value bound, target range, the trace style, the vocabulary
+# and the problems.
+OPS, MAX_NUMBER, TOP, TARGETS, STYLE = "+-", 12, 40, (5, 36), "flat"
 VOCAB: list[str] = []
 IDX: dict[str, int] = {}
 PAD = EOS = 0
@@ -43,14 +50,16 @@ def apply(a: int, op: str, b: int) -> int:
 
 
 def attempts(nums: list[int]) -> list[Step]:
-    """Every attempt in a fixed order: pairs in the order the prompt lists the numbers, + before - (before *)."""
+    """Every attempt in a fixed order: pairs in the order the prompt lists the numbers, + before - (before *).
+    Flat style: only attempts whose values stay in 0..TOP-1. Tree style: all of them (a result outside is "out"),
+    so the order never depends on a value the model has not computed yet."""
     out = []
     for i, j, k in ((0, 1, 2), (0, 2, 1), (1, 2, 0)):
         for op1, op2 in itertools.product(OPS, OPS):
             a, b = (nums[i], nums[j]) if op1 != "-" or nums[i] >= nums[j] else (nums[j], nums[i])
             x = apply(a, op1, b)
             y = apply(x, op2, nums[k])
-            if 0 <= x < TOP and 0 <= y < TOP:
+            if STYLE == "tree" or (0 <= x < TOP and 0 <= y < TOP):
                 out.append((a, op1, b, x, op2, nums[k], y))
     return out
 
@@ -59,18 +68,18 @@ def all_problems() -> dict[bool, list[tuple[tuple[int, ...], int]]]:
     problems: dict[bool, list] = {True: [], False: []}
     for ms in itertools.combinations_with_replacement(range(1, MAX_NUMBER + 1), 3):
         for t in sorted({s[-1] for s in attempts(list(ms))}):
-            if TARGETS[0] <= t <= TARGETS[1]:
+            if TARGETS[0] <= t <= TARGETS[1] and t < TOP:
                 problems[held_out(ms)].append((ms, t))
     return problems
 
 
-def set_task(ops: str) -> None:
+def set_task(ops: str, style: str = "flat") -> None:
     """+- : numbers 1..12, values below 40, targets 5..36; +-* : numbers 1..9, values below 100, targets 10..60."""
-    global OPS, MAX_NUMBER, TOP, TARGETS, VOCAB, IDX, PAD, EOS, PROBLEMS
-    OPS = ops
+    global OPS, MAX_NUMBER, TOP, TARGETS, STYLE, VOCAB, IDX, PAD, EOS, PROBLEMS
+    OPS, STYLE = ops, style
     MAX_NUMBER, TOP, TARGETS = (12, 40, (5, 36)) if ops == "+-" else (9, 100, (10, 60))
     VOCAB = ["<pad>", "<eos>", "nums", "target", "<think>", "</think>", "<answer>", "</answer>", "+", "-", "=",
-             ",", "no", "yes", "(", ")"] + (["*"] if "*" in ops else []) + [str(i) for i in range(TOP)]
+             ",", "no", "yes", "(", ")", "out"] + (["*"] if "*" in ops else []) + [str(i) for i in range(TOP)]
     IDX = {t: i for i, t in enumerate(VOCAB)}
     PAD, EOS = IDX["<pad>"], IDX["<eos>"]
     PROBLEMS = all_problems()
@@ -79,7 +88,22 @@ def set_task(ops: str) -> None:
 set_task("+-")
 
 
+def value(v: int) -> str:
+    return str(v) if 0 <= v < TOP else "out"
+
+
+def head_tokens(s: Step) -> list[str]:
+    """Tree style: the first step, written once for every attempt that shares it."""
+    return [str(s[0]), s[1], str(s[2]), "=", str(s[3])]
+
+
+def tail_tokens(s: Step, verdict: str | None) -> list[str]:
+    return [s[4], str(s[5]), "=", value(s[6])] + ([verdict] if verdict else [])
+
+
 def step_tokens(s: Step, verdict: str | None) -> list[str]:
+    if STYLE == "tree":
+        return head_tokens(s) + tail_tokens(s, verdict)
     a, op1, b, x, op2, c, y = s
     return [str(a), op1, str(b), "=", str(x), ",", str(x), op2, str(c), "=", str(y)] + ([verdict] if verdict else [])
 
@@ -118,6 +142,13 @@ def search(ms, t, rng, systematic=True, max_fail=5):
         misses = [s for s in order if s[-1] != t][:rng.randint(0, max_fail)]
         order = misses + [next(s for s in order if s[-1] == t)]
     body: list[str] = []
+    if STYLE == "tree":  # a depth-first search: each first step once, then every way to finish it
+        for i, s in enumerate(order):
+            if i == 0 or order[i - 1][:4] != s[:4]:
+                body += head_tokens(s)
+            body += tail_tokens(s, "yes" if s[-1] == t else "no")
+            if s[-1] == t:
+                return prompt_of(nums, t), body + answer_tokens(s)
     for s in order:
         if s[-1] == t:
             return prompt_of(nums, t), body + step_tokens(s, "yes") + answer_tokens(s)
@@ -193,11 +224,16 @@ def sample(model, problems, n: int, max_new: int):
     return ids.shape[1], out
 
 
-def accuracy(model, problems, max_new: int) -> tuple[float, float]:
+def accuracy(model, problems, max_new: int) -> tuple[float, float, float, float]:
+    """Accuracy, its standard error, and per response the mean count of rejected attempts ("no": backtracking)
+    and of accepted ones ("yes": verification) before the end of text."""
     start, out = sample(model, problems, 1, max_new)
-    rewards = [reward(ms, t, [VOCAB[i] for i in row]) for (ms, t), row in zip(problems, out[:, start:].tolist())]
+    rows = [[VOCAB[i] for i in row] for row in out[:, start:].tolist()]
+    rows = [row[:row.index("<eos>") + 1] if "<eos>" in row else row for row in rows]
+    rewards = [reward(ms, t, row) for (ms, t), row in zip(problems, rows)]
     acc = sum(r == 1.0 for r in rewards) / len(rewards)
-    return acc, math.sqrt(acc * (1 - acc) / len(rewards))
+    return (acc, math.sqrt(acc * (1 - acc) / len(rewards)), sum(r.count("no") for r in rows) / len(rows),
+            sum(r.count("yes") for r in rows) / len(rows))
 
 
 def grpo(model, steps: int, lr: float, rng: random.Random, max_new: int, prompts: int = 16, group: int = 8) -> None:
@@ -225,8 +261,8 @@ def grpo(model, steps: int, lr: float, rng: random.Random, max_new: int, prompts
         model.eval()
 
 
-def show(name: str, acc: tuple[float, float]) -> str:
-    return f"{name} {acc[0]:.3f} ± {acc[1]:.3f}"
+def show(name: str, acc: tuple[float, float, float, float]) -> str:
+    return f"{name} {acc[0]:.3f} ± {acc[1]:.3f} (no {acc[2]:.1f}, yes {acc[3]:.2f} per response)"
 
 
 def main() -> None:
@@ -242,8 +278,12 @@ def main() -> None:
     parser.add_argument("--primings", nargs="+", default=["search", "straight"], choices=list(CORPORA))
     parser.add_argument("--max-new", type=int, default=200, help="completion limit in tokens")
     parser.add_argument("--ops", default="+-", choices=("+-", "+-*"), help="the task's operations")
+    parser.add_argument("--style", default="flat", choices=("flat", "tree"),
+                        help="trace style: flat (every attempt written out in full) or tree (shared first steps)")
+    parser.add_argument("--base-file",
+                        help="priming mode: reuse the guesser base saved here (trained and saved there if absent)")
     args = parser.parse_args()
-    set_task(args.ops)
+    set_task(args.ops, args.style)
     torch.set_num_threads(2)
     held = random.Random(7).sample(PROBLEMS[True], 256)
     print(f"ops {OPS}: problems: {len(PROBLEMS[False])} training side, {len(PROBLEMS[True])} held out "
@@ -258,7 +298,13 @@ def main() -> None:
 
     base, rng = new_model(args.seed), random.Random(args.seed)
     started = time.time()
-    train(base, lambda _: [guess(*rng.choice(PROBLEMS[False]), rng) for _ in range(64)], args.base_steps, 2e-3)
+    if args.base_file and os.path.exists(args.base_file):
+        base.load_state_dict(torch.load(args.base_file))
+        base.eval()
+    else:
+        train(base, lambda _: [guess(*rng.choice(PROBLEMS[False]), rng) for _ in range(64)], args.base_steps, 2e-3)
+        if args.base_file:
+            torch.save(base.state_dict(), args.base_file)
     print(f"guesser base ({time.time() - started:.0f} s):", show("accuracy", accuracy(base, held, args.max_new)),
           flush=True)
     state = {k: v.clone() for k, v in base.state_dict().items()}
