@@ -25,11 +25,16 @@ import itertools
 import math
 import os
 import random
+import sys
 import time
 import zlib
+from pathlib import Path
 
 import torch
 from transformers import Qwen2Config, Qwen2ForCausalLM
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from countdown.io import atomic_path  # noqa: E402
 
 # The task (set_task): the operations, number range, value bound, target range, the trace style, the vocabulary
 # and the problems.
@@ -79,7 +84,7 @@ def set_task(ops: str, style: str = "flat") -> None:
     OPS, STYLE = ops, style
     MAX_NUMBER, TOP, TARGETS = (12, 40, (5, 36)) if ops == "+-" else (9, 100, (10, 60))
     VOCAB = ["<pad>", "<eos>", "nums", "target", "<think>", "</think>", "<answer>", "</answer>", "+", "-", "=",
-             ",", "no", "yes", "(", ")", "out"] + (["*"] if "*" in ops else []) + [str(i) for i in range(TOP)]
+             ",", "no", "yes", "(", ")"] + (["out"] if style == "tree" else []) + (["*"] if "*" in ops else []) + [str(i) for i in range(TOP)]
     IDX = {t: i for i, t in enumerate(VOCAB)}
     PAD, EOS = IDX["<pad>"], IDX["<eos>"]
     PROBLEMS = all_problems()
@@ -142,17 +147,14 @@ def search(ms, t, rng, systematic=True, max_fail=5):
         misses = [s for s in order if s[-1] != t][:rng.randint(0, max_fail)]
         order = misses + [next(s for s in order if s[-1] == t)]
     body: list[str] = []
-    if STYLE == "tree":  # a depth-first search: each first step once, then every way to finish it
-        for i, s in enumerate(order):
-            if i == 0 or order[i - 1][:4] != s[:4]:
-                body += head_tokens(s)
-            body += tail_tokens(s, "yes" if s[-1] == t else "no")
-            if s[-1] == t:
-                return prompt_of(nums, t), body + answer_tokens(s)
-    for s in order:
-        if s[-1] == t:
-            return prompt_of(nums, t), body + step_tokens(s, "yes") + answer_tokens(s)
-        body += step_tokens(s, "no") + [","]
+    for i, s in enumerate(order):
+        verdict = "yes" if s[-1] == t else "no"
+        if STYLE == "tree":  # depth-first: each first step once, then every way to finish it
+            body += (head_tokens(s) if i == 0 or order[i - 1][:4] != s[:4] else []) + tail_tokens(s, verdict)
+        else:
+            body += step_tokens(s, verdict) + ([","] if verdict == "no" else [])
+        if verdict == "yes":
+            return prompt_of(nums, t), body + answer_tokens(s)
     raise AssertionError("every problem is solvable in order")
 
 
@@ -298,13 +300,19 @@ def main() -> None:
 
     base, rng = new_model(args.seed), random.Random(args.seed)
     started = time.time()
+    recipe = {"ops": OPS, "style": STYLE, "seed": args.seed, "base_steps": args.base_steps}
     if args.base_file and os.path.exists(args.base_file):
-        base.load_state_dict(torch.load(args.base_file))
+        saved = torch.load(args.base_file)
+        if saved.get("recipe") != recipe:
+            raise SystemExit(f"error: {args.base_file} holds a base trained for {saved.get('recipe')}, "
+                             f"not {recipe}; pass another --base-file")
+        base.load_state_dict(saved["state"])
         base.eval()
     else:
         train(base, lambda _: [guess(*rng.choice(PROBLEMS[False]), rng) for _ in range(64)], args.base_steps, 2e-3)
         if args.base_file:
-            torch.save(base.state_dict(), args.base_file)
+            with atomic_path(args.base_file) as tmp:
+                torch.save({"recipe": recipe, "state": base.state_dict()}, tmp)
     print(f"guesser base ({time.time() - started:.0f} s):", show("accuracy", accuracy(base, held, args.max_new)),
           flush=True)
     state = {k: v.clone() for k, v in base.state_dict().items()}
