@@ -13,10 +13,15 @@ problems, one sample each at temperature 1 (±: binomial standard error).
 `--style tree` writes a search depth-first (each first step once, then every way to finish it, a value outside
 0..TOP-1 as "out"), which halves the × search (87 tokens on average, 186 at most) and keeps its order fixed.
 
+The b_* primings are the paper's three conditions over one stream of budgeted searches (some give up and
+answer wrong, as the paper's unfiltered traces do); `--base-tables` mixes arithmetic tables (every attempt's
+value, no target, no verdicts) into the base's pretraining.
+
     python benchmarks/organism_probe.py search       # from scratch on fresh search traces (default 10 min)
     python benchmarks/organism_probe.py priming      # guesser base -> SFT on 1,000 traces -> GRPO, per priming
-    python benchmarks/organism_probe.py priming --ops +-* --style tree --max-new 200 --base-steps 2000 \
-        --base-file /tmp/base.pt --sft-steps 600 --rl-steps 100   # the last measured setting (docs/analysis.md)
+    python benchmarks/organism_probe.py priming --ops +-* --style tree --base-steps 2000 --base-tables 0.5 \
+        --base-file /tmp/base.pt --sft-steps 600 --rl-steps 100 \
+        --primings b_all_strategies b_negative_control b_incorrect_only   # the setting in docs/analysis.md
 """
 from __future__ import annotations
 
@@ -130,6 +135,26 @@ def guess(ms, t, rng):
     return prompt_of(nums, t), step_tokens(s, None) + answer_tokens(s)
 
 
+def written(order: list[Step], t: int | None = None) -> list[str]:
+    """Attempts in the trace style, each compared with the target t ("no" or "yes") unless t is None.
+    Tree style writes each first step once, then every way to finish it; flat style separates attempts by ","."""
+    body: list[str] = []
+    for i, s in enumerate(order):
+        verdict = None if t is None else "yes" if s[-1] == t else "no"
+        if STYLE == "tree":
+            body += (head_tokens(s) if i == 0 or order[i - 1][:4] != s[:4] else []) + tail_tokens(s, verdict)
+        else:
+            body += ([","] if i else []) + step_tokens(s, verdict)
+    return body
+
+
+def table(ms, t, rng):
+    """Arithmetic of attempts, no target and no verdicts: every attempt's value for a number set (pretraining
+    text that teaches the computation a search needs, without the search itself)."""
+    nums = rng.sample(list(ms), 3)
+    return ["nums", *map(str, nums)], written(attempts(nums)) + ["<eos>"]
+
+
 def straight(ms, t, rng):
     """negative_control: the right attempt at once, no verification, no backtracking."""
     nums = rng.sample(list(ms), 3)
@@ -144,22 +169,56 @@ def search(ms, t, rng, systematic=True, max_fail=5):
     order = attempts(nums)
     if not systematic:
         rng.shuffle(order)
-        misses = [s for s in order if s[-1] != t][:rng.randint(0, max_fail)]
-        order = misses + [next(s for s in order if s[-1] == t)]
-    body: list[str] = []
-    for i, s in enumerate(order):
-        verdict = "yes" if s[-1] == t else "no"
-        if STYLE == "tree":  # depth-first: each first step once, then every way to finish it
-            body += (head_tokens(s) if i == 0 or order[i - 1][:4] != s[:4] else []) + tail_tokens(s, verdict)
-        else:
-            body += step_tokens(s, verdict) + ([","] if verdict == "no" else [])
-        if verdict == "yes":
-            return prompt_of(nums, t), body + answer_tokens(s)
-    raise AssertionError("every problem is solvable in order")
+        order = [s for s in order if s[-1] != t][:rng.randint(0, max_fail)] + [next(s for s in order if s[-1] == t)]
+    tried = order[:next(i for i, s in enumerate(order) if s[-1] == t) + 1]
+    return prompt_of(nums, t), written(tried, t) + answer_tokens(tried[-1])
 
 
 CORPORA = {"guess": guess, "straight": straight, "search": search,
            "random_search": lambda ms, t, rng: search(ms, t, rng, systematic=False)}
+
+
+GIVE_UP = 0.57  # the share of budgeted searches that stop before their answer: the paper's all_strategies 0.43
+
+
+def budgeted_plan(ms, t, rng):
+    """A systematic search that, with probability GIVE_UP, stops after a uniformly drawn number of its misses:
+    the attempts it writes. Like the paper's unfiltered Claude traces, only part of them reach the answer."""
+    nums = rng.sample(list(ms), 3)
+    order = attempts(nums)
+    hit = next(i for i, s in enumerate(order) if s[-1] == t)
+    return nums, order[:rng.randint(1, hit) if hit and rng.random() < GIVE_UP else hit + 1]
+
+
+def budgeted_search(nums, t, tried):
+    """all_strategies analog: every attempt compared with the target; a search that runs out of budget answers
+    its last attempt (wrong)."""
+    return prompt_of(nums, t), written(tried, t) + answer_tokens(tried[-1])
+
+
+def budgeted_straight(nums, t, tried):
+    """negative_control analog: the same problems and the same answers, written at once."""
+    return prompt_of(nums, t), step_tokens(tried[-1], None) + answer_tokens(tried[-1])
+
+
+# name: (render, keep): the paper's three priming conditions over one stream of budgeted searches
+BUDGETED = {"b_all_strategies": (budgeted_search, lambda t, tried: True),
+            "b_negative_control": (budgeted_straight, lambda t, tried: True),
+            "b_incorrect_only": (budgeted_search, lambda t, tried: tried[-1][-1] != t)}
+
+
+def priming_corpus(name: str, n: int, rng: random.Random):
+    """n priming traces; the budgeted conditions share one stream of problems and plans (same seed)."""
+    if name in CORPORA:
+        return [CORPORA[name](*rng.choice(PROBLEMS[False]), rng) for _ in range(n)]
+    render, keep = BUDGETED[name]
+    rows = []
+    while len(rows) < n:
+        ms, t = rng.choice(PROBLEMS[False])
+        nums, tried = budgeted_plan(ms, t, rng)
+        if keep(t, tried):
+            rows.append(render(nums, t, tried))
+    return rows
 
 
 # ------------------------------------------------------------------ model, training, measurement
@@ -192,8 +251,15 @@ def train(model, rows_for_step, steps: int, lr: float, seconds: float = math.inf
         progress = max(step / steps, (time.time() - started) / seconds)
         for group in opt.param_groups:
             group["lr"] = lr * min(1.0, (step + 1) / 50) * 0.5 * (1 + math.cos(math.pi * min(progress, 1.0)))
-        ids, labels = tensors(rows_for_step(step))
-        loss = model(input_ids=ids, attention_mask=(ids != PAD).long(), labels=labels).loss
+        rows = rows_for_step(step)
+        # short and long rows padded apart (guesses next to tables would be padded 6x); the same token mean
+        loss = 0.0
+        for long in (False, True):
+            part = [r for r in rows if (len(r[0]) + len(r[1]) > 48) == long]
+            if part:
+                ids, labels = tensors(part)
+                share = sum(len(c) for _, c in part) / sum(len(c) for _, c in rows)
+                loss = loss + share * model(input_ids=ids, attention_mask=(ids != PAD).long(), labels=labels).loss
         opt.zero_grad()
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
@@ -268,16 +334,21 @@ def show(name: str, acc: tuple[float, float, float, float]) -> str:
 
 
 def main() -> None:
+    global GIVE_UP
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("mode", choices=("search", "priming"))
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--minutes", type=float, default=10.0, help="search mode: training time")
     parser.add_argument("--base-steps", type=int, default=600, help="priming mode: guesser pretraining steps (batch 64)")
+    parser.add_argument("--base-tables", type=float, default=0.0,
+                        help="priming mode: share of each base batch that is arithmetic tables (no target)")
     parser.add_argument("--traces", type=int, default=1000, help="priming mode: SFT traces per priming")
     parser.add_argument("--sft-steps", type=int, default=400, help="priming mode: SFT steps (batch 32)")
     parser.add_argument("--rl-steps", type=int, default=60, help="priming mode: GRPO steps (16 prompts x 8)")
     parser.add_argument("--rl-lr", type=float, default=1e-4)
-    parser.add_argument("--primings", nargs="+", default=["search", "straight"], choices=list(CORPORA))
+    parser.add_argument("--primings", nargs="+", default=["search", "straight"], choices=[*CORPORA, *BUDGETED])
+    parser.add_argument("--give-up", type=float, default=GIVE_UP,
+                        help="b_* primings: share of searches that stop before their answer")
     parser.add_argument("--max-new", type=int, default=200, help="completion limit in tokens")
     parser.add_argument("--ops", default="+-", choices=("+-", "+-*"), help="the task's operations")
     parser.add_argument("--style", default="flat", choices=("flat", "tree"),
@@ -286,6 +357,7 @@ def main() -> None:
                         help="priming mode: reuse the guesser base saved here (trained and saved there if absent)")
     args = parser.parse_args()
     set_task(args.ops, args.style)
+    GIVE_UP = args.give_up
     torch.set_num_threads(2)
     held = random.Random(7).sample(PROBLEMS[True], 256)
     print(f"ops {OPS}: problems: {len(PROBLEMS[False])} training side, {len(PROBLEMS[True])} held out "
@@ -301,6 +373,8 @@ def main() -> None:
     base, rng = new_model(args.seed), random.Random(args.seed)
     started = time.time()
     recipe = {"ops": OPS, "style": STYLE, "seed": args.seed, "base_steps": args.base_steps}
+    if args.base_tables:
+        recipe["base_tables"] = args.base_tables
     if args.base_file and os.path.exists(args.base_file):
         saved = torch.load(args.base_file)
         if saved.get("recipe") != recipe:
@@ -309,7 +383,9 @@ def main() -> None:
         base.load_state_dict(saved["state"])
         base.eval()
     else:
-        train(base, lambda _: [guess(*rng.choice(PROBLEMS[False]), rng) for _ in range(64)], args.base_steps, 2e-3)
+        n_tables = round(64 * args.base_tables)
+        train(base, lambda _: [guess(*rng.choice(PROBLEMS[False]), rng) for _ in range(64 - n_tables)]
+              + [table(*rng.choice(PROBLEMS[False]), rng) for _ in range(n_tables)], args.base_steps, 2e-3)
         if args.base_file:
             with atomic_path(args.base_file) as tmp:
                 torch.save({"recipe": recipe, "state": base.state_dict()}, tmp)
@@ -320,13 +396,15 @@ def main() -> None:
         model = new_model(args.seed)
         model.load_state_dict(state)
         srng = random.Random(args.seed + 1)
-        fixed = [CORPORA[name](*srng.choice(PROBLEMS[False]), srng) for _ in range(args.traces)]
+        fixed = priming_corpus(name, args.traces, srng)
+        share = sum(reward(tuple(map(int, p[1:4])), int(p[5]), c) == 1.0 for p, c in fixed) / len(fixed)
         train(model, lambda _: srng.sample(fixed, min(32, len(fixed))), args.sft_steps, 1e-3)
         primed = accuracy(model, held, args.max_new)
         started = time.time()
         grpo(model, args.rl_steps, args.rl_lr, random.Random(args.seed + 2), args.max_new)
         after = accuracy(model, held, args.max_new)
-        print(f"{name}: {show('after SFT', primed)}; {show(f'after {args.rl_steps} GRPO steps', after)}; "
+        print(f"{name} (priming answers right: {share:.2f}): {show('after SFT', primed)}; "
+              f"{show(f'after {args.rl_steps} GRPO steps', after)}; "
               f"gain {after[0] - primed[0]:+.3f} ({time.time() - started:.0f} s of GRPO)", flush=True)
 
 
