@@ -158,8 +158,7 @@ def table(ms, t, rng):
 def straight(ms, t, rng):
     """negative_control: the right attempt at once, no verification, no backtracking."""
     nums = rng.sample(list(ms), 3)
-    s = next(s for s in attempts(nums) if s[-1] == t)
-    return prompt_of(nums, t), step_tokens(s, None) + answer_tokens(s)
+    return at_once(nums, t, [next(s for s in attempts(nums) if s[-1] == t)])
 
 
 def search(ms, t, rng, systematic=True, max_fail=5):
@@ -170,8 +169,7 @@ def search(ms, t, rng, systematic=True, max_fail=5):
     if not systematic:
         rng.shuffle(order)
         order = [s for s in order if s[-1] != t][:rng.randint(0, max_fail)] + [next(s for s in order if s[-1] == t)]
-    tried = order[:next(i for i, s in enumerate(order) if s[-1] == t) + 1]
-    return prompt_of(nums, t), written(tried, t) + answer_tokens(tried[-1])
+    return searched(nums, t, order[:next(i for i, s in enumerate(order) if s[-1] == t) + 1])
 
 
 CORPORA = {"guess": guess, "straight": straight, "search": search,
@@ -190,21 +188,21 @@ def budgeted_plan(ms, t, rng):
     return nums, order[:rng.randint(1, hit) if hit and rng.random() < GIVE_UP else hit + 1]
 
 
-def budgeted_search(nums, t, tried):
-    """all_strategies analog: every attempt compared with the target; a search that runs out of budget answers
-    its last attempt (wrong)."""
+def searched(nums, t, tried):
+    """A search trace: every attempt tried, compared with the target, then the last one answered (wrong when a
+    budgeted search gave up): the all_strategies analog."""
     return prompt_of(nums, t), written(tried, t) + answer_tokens(tried[-1])
 
 
-def budgeted_straight(nums, t, tried):
-    """negative_control analog: the same problems and the same answers, written at once."""
+def at_once(nums, t, tried):
+    """The answer of the same attempts written at once, with no verdicts: the negative_control analog."""
     return prompt_of(nums, t), step_tokens(tried[-1], None) + answer_tokens(tried[-1])
 
 
 # name: (render, keep): the paper's three priming conditions over one stream of budgeted searches
-BUDGETED = {"b_all_strategies": (budgeted_search, lambda t, tried: True),
-            "b_negative_control": (budgeted_straight, lambda t, tried: True),
-            "b_incorrect_only": (budgeted_search, lambda t, tried: tried[-1][-1] != t)}
+BUDGETED = {"b_all_strategies": (searched, lambda t, tried: True),
+            "b_negative_control": (at_once, lambda t, tried: True),
+            "b_incorrect_only": (searched, lambda t, tried: tried[-1][-1] != t)}
 
 
 def priming_corpus(name: str, n: int, rng: random.Random):
@@ -356,6 +354,9 @@ def main() -> None:
     parser.add_argument("--base-file",
                         help="priming mode: reuse the guesser base saved here (trained and saved there if absent)")
     args = parser.parse_args()
+    for flag, share in (("--give-up", args.give_up), ("--base-tables", args.base_tables)):
+        if not 0.0 <= share <= 1.0:
+            parser.error(f"{flag} must be a share between 0 and 1, not {share:g}")
     set_task(args.ops, args.style)
     GIVE_UP = args.give_up
     torch.set_num_threads(2)
