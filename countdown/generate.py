@@ -6,6 +6,11 @@ target is reachable. What is fast is how the check is made: instead of a search 
 batches of number sets go through `countdown.solver.batch_solve`, which evaluates every expression form over
 every row at once with exact integer rationals (stopping at the first hit), so a draw costs a few array
 operations. Each kept problem carries a solution read off the winning form (and checked by countdown.reward in the tests).
+
+Two options make small task variants (the CPU model organism): `ops`, the operators a solution may use (a
+draw is kept only if the target is reachable with them), and `holdout_every`, which reserves every N-th
+multiset of numbers (by a hash of the sorted numbers, the same for every seed) for the test split, so no test
+problem shares its numbers with a training problem, even when the space is small enough to be drawn whole.
 """
 from __future__ import annotations
 
@@ -40,6 +45,16 @@ class Distribution:
     counts: dict[int, float]
     number_range: tuple[int, int]
     target_range: tuple[int, int]
+    ops: str = solver.OPS        # the operators a solution may use
+    holdout_every: int = 0       # N > 0: a multiset whose CRC32 is 0 mod N is drawn only for the test split
+
+    def held_out(self, key: tuple[int, ...]) -> bool:
+        """Whether the sorted multiset `key` is reserved for the test split (never, without holdout_every)."""
+        return bool(self.holdout_every) and zlib.crc32(" ".join(map(str, key)).encode()) % self.holdout_every == 0
+
+    def allows(self, key: tuple[int, ...], split: str) -> bool:
+        """Whether a problem on the sorted multiset `key` may be drawn for `split`."""
+        return not self.holdout_every or self.held_out(key) == (split == "test")
 
     def validate(self) -> "Distribution":
         (nlo, nhi), (tlo, thi) = self.number_range, self.target_range
@@ -56,6 +71,10 @@ class Distribution:
             raise InputError(f"number_range must be 0 <= low <= high, got {self.number_range}")
         if tlo > thi:
             raise InputError(f"target_range low > high: {self.target_range}")
+        if not self.ops or set(self.ops) - set(solver.OPS) or len(set(self.ops)) != len(self.ops):
+            raise InputError(f"ops must be some of {' '.join(solver.OPS)}, each once (e.g. +-*), got {self.ops!r}")
+        if self.holdout_every < 0 or self.holdout_every == 1:
+            raise InputError(f"holdout_every must be 0 (off) or >= 2, got {self.holdout_every}")
         return self
 
 
@@ -80,18 +99,19 @@ def parse_counts(text: str) -> dict[int, float]:
 def _preset_distribution(name: str) -> Distribution:
     values = layered_values(GenerateConfig, name, None)
     return Distribution(parse_counts(values["counts"]), parse_range(values["numbers"], "numbers"),
-                        parse_range(values["targets"], "targets")).validate()
+                        parse_range(values["targets"], "targets"), values.get("ops", solver.OPS),
+                        values.get("holdout_every", 0)).validate()
 
 
 def distribution(preset: str | Distribution = "tinyzero", **overrides) -> Distribution:
     """A preset by name (configs/generate/NAME.yaml) or a Distribution, with keyword overrides of its
     fields (counts, number_range, target_range), validated."""
     config = preset if isinstance(preset, Distribution) else _preset_distribution(preset)
-    unknown = set(overrides) - {"counts", "number_range", "target_range"}
+    unknown = set(overrides) - {"counts", "number_range", "target_range", "ops", "holdout_every"}
     if unknown:
         raise InputError(f"unknown generator option(s): {', '.join(sorted(unknown))}")
-    overrides = {k: (tuple(v) if k != "counts" else {int(c): float(p) for c, p in v.items()})
-                 for k, v in overrides.items() if v is not None}
+    overrides = {k: ({int(c): float(p) for c, p in v.items()} if k == "counts" else tuple(v) if k.endswith("_range")
+                     else v) for k, v in overrides.items() if v is not None}
     return replace(config, **overrides).validate()
 
 
@@ -106,10 +126,10 @@ def _draw(rng: np.random.Generator, k: int, rows: int, config: Distribution) -> 
     (nlo, nhi), (tlo, thi) = config.number_range, config.target_range
     numbers = rng.integers(nlo, nhi + 1, size=(rows, k))
     targets = rng.integers(tlo, thi + 1, size=rows)
-    if k == 1 or not solver.batch_fits(k, max(abs(nlo), abs(nhi))):
+    if k == 1 or config.ops != solver.OPS or not solver.batch_fits(k, max(abs(nlo), abs(nhi))):
         kept = []
         for row, t in zip(numbers.tolist(), targets.tolist()):  # exact per-set tables (cached in solver)
-            expr = solver.solve(row, t)
+            expr = solver.solve(row, t, config.ops)
             if expr is not None:
                 kept.append(((tuple(sorted(row)), t), row, t, expr))
         return kept
@@ -127,6 +147,8 @@ def _batch_rows(k: int, config: Distribution) -> int:
     # few of them are drawn at a time. Fixed sizes keep the stream independent of how many problems are asked.
     if not solver.batch_fits(k, max(abs(v) for v in config.number_range)):
         return 4
+    if config.ops != solver.OPS:   # solved one by one, but on small numbers whose tables are cached at once
+        return 64
     return 1024 if k >= 4 else 8192
 
 
@@ -162,7 +184,7 @@ def iter_problems(seed: int = 0, preset: str | Distribution = "tinyzero", split:
                                          f"draws) after {index} problems: solvable draws are too rare or too slow "
                                          "to check here (use fewer or smaller numbers, or a narrower target range)")
                 key, numbers, target, expr = buffer.popleft()
-                if key not in seen:
+                if key not in seen and config.allows(key[0], split):
                     break
             seen.add(key)
             yield Problem(f"{split}-{index:06d}", numbers, target, split, expr)
@@ -209,6 +231,7 @@ class GenerateConfig(CommandConfig):
   tinyzero  3-4 numbers in 1..100, targets 1..100 (TinyZero's RL data)
   priming   3-4 numbers in 1..25, targets 10..25 (the paper's priming problems)
   tiny      3 numbers in 1..20, targets 1..30 (CPU demos and tests)
+  organism  3 numbers in 1..9, + - * only, targets 10..60, every 4th multiset held out (the CPU model organism)
 
 examples:
   python -m countdown.generate --num 1000 --seed 0 --out data/train.jsonl
@@ -222,6 +245,9 @@ examples:
     numbers: str = option("1-100", "range the numbers are drawn from", metavar="LO-HI")
     targets: str = option("1-100", "range the targets are drawn from", metavar="LO-HI")
     counts: str = option("3:0.5,4:0.5", "how many numbers a problem has, with probabilities", metavar="K:P,...")
+    ops: str = option("+-*/", "the operators a solution may use (a target reachable only with others is redrawn)")
+    holdout_every: int = option(0, "N >= 2: reserve every multiset of numbers whose CRC32 is 0 mod N for the test "
+                                "split (no test problem shares its numbers with a train problem); 0: off")
     format: str | None = option(None, "jsonl: Problem records; parquet: veRL RL schema (default: from --out's "
                                 "extension)", choices=("jsonl", "parquet"))
     split: str = option("train", "split name of --out", choices=SPLITS)
@@ -255,7 +281,7 @@ examples:
 
     def distribution(self) -> Distribution:
         return Distribution(parse_counts(self.counts), parse_range(self.numbers, "numbers"),
-                            parse_range(self.targets, "targets")).validate()
+                            parse_range(self.targets, "targets"), self.ops, self.holdout_every).validate()
 
     def test_path(self) -> Path:
         out = Path(self.out)

@@ -4,6 +4,9 @@
   continues its reasoning directly.
 - `chat`: the same request rendered through the tokenizer's own chat template (instruct models), with the
   assistant turn opened by the same "Let me solve this step by step." + `<think>` prefix.
+- `compact`: only the numbers and the target, then `<think>` (`Numbers: 3 5 7. Target: 22.`), for models
+  trained here from scratch (the CPU model organism): they follow no instruction, and every prompt token costs
+  compute in each training step.
 
 A completion continues the prompt inside `<think>`: the thought, `</think>`, then the final equation in
 `<answer> </answer>`. `completion_text` is the one place that format is written (priming traces, the base
@@ -14,7 +17,7 @@ from __future__ import annotations
 
 from typing import Any, Sequence
 
-TEMPLATES = ("base", "chat")
+TEMPLATES = ("base", "chat", "compact")
 THINK_OPEN, THINK_CLOSE = "<think>", "</think>"
 ANSWER_OPEN, ANSWER_CLOSE = "<answer>", "</answer>"
 ASSISTANT_PREFIX = "Let me solve this step by step.\n<think>"
@@ -40,10 +43,16 @@ def base_prompt(numbers: Sequence[int], target: int) -> str:
     return f"{_SYSTEM}\nUser: {task_text(numbers, target)}\nAssistant: {ASSISTANT_PREFIX}"
 
 
+def compact_prompt(numbers: Sequence[int], target: int) -> str:
+    return f"Numbers: {' '.join(str(n) for n in numbers)}. Target: {target}.\n{THINK_OPEN}"
+
+
 def render_prompt(numbers: Sequence[int], target: int, template: str = "base", tokenizer: Any = None) -> str:
     """The prompt text for a problem under the named template."""
     if template == "base":
         return base_prompt(numbers, target)
+    if template == "compact":
+        return compact_prompt(numbers, target)
     if template == "chat":
         if tokenizer is None or not getattr(tokenizer, "chat_template", None):
             raise ValueError("the 'chat' template needs a tokenizer with a chat template (use 'base' otherwise)")

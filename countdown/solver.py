@@ -7,7 +7,8 @@ computed once per process. `solve_all` chains backwards from the target through 
 enumerates sub-expressions that can still end at the target.
 
 Expressions use binary + - * / with parentheses only where needed, never unary minus, and are exactly what
-countdown.reward grades correct.
+countdown.reward grades correct. `reachable` and `solve` also take a subset of the operators (a task variant
+without division, say); `solve_all` and the batched tables always use all four.
 """
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from typing import Iterable, Sequence, Union
 
 Value = Union[int, Fraction]   # internal: integral values stay plain ints (much faster than Fraction)
 
+OPS = "+-*/"
 # Precedence of an expression's top operator: atoms bind tightest.
 _ATOM, _MUL, _ADD = 3, 2, 1
 
@@ -49,16 +51,21 @@ def _wrap(text: str, prec: int, at_or_below: int) -> str:
     return f"({text})" if prec <= at_or_below else text
 
 
-def _combine(a: Value, b: Value) -> Iterable[tuple[str, bool, Value]]:
-    """(op, swapped, value) for every way to combine a and b; swapped means the expression is `b op a`."""
-    yield "+", False, a + b
-    yield "*", False, a * b
-    yield "-", False, a - b
-    yield "-", True, b - a
-    if b != 0:
-        yield "/", False, _div(a, b)
-    if a != 0:
-        yield "/", True, _div(b, a)
+def _combine(a: Value, b: Value, ops: str = OPS) -> Iterable[tuple[str, bool, Value]]:
+    """(op, swapped, value) for every way to combine a and b with `ops`; swapped means the expression is
+    `b op a`."""
+    if "+" in ops:
+        yield "+", False, a + b
+    if "*" in ops:
+        yield "*", False, a * b
+    if "-" in ops:
+        yield "-", False, a - b
+        yield "-", True, b - a
+    if "/" in ops:
+        if b != 0:
+            yield "/", False, _div(a, b)
+        if a != 0:
+            yield "/", True, _div(b, a)
 
 
 def splits(key: tuple[int, ...]) -> list[tuple[tuple[int, ...], tuple[int, ...]]]:
@@ -77,16 +84,17 @@ def splits(key: tuple[int, ...]) -> list[tuple[tuple[int, ...], tuple[int, ...]]
 
 
 @lru_cache(maxsize=1 << 16)
-def _table(key: tuple[int, ...]) -> dict[Value, tuple[str, int]]:
-    """value -> (expression, precedence) for the sorted multiset `key` (cached; never mutate the result)."""
+def _table(key: tuple[int, ...], ops: str = OPS) -> dict[Value, tuple[str, int]]:
+    """value -> (expression, precedence) for the sorted multiset `key` with the operators `ops` (cached; never
+    mutate the result)."""
     if len(key) == 1:
         return {key[0]: (str(key[0]), _ATOM)}
     table: dict[Value, tuple[str, int]] = {}
     for left, right in splits(key):
-        lt, rt = _table(left), _table(right)
+        lt, rt = _table(left, ops), _table(right, ops)
         for a, (ea, pa) in lt.items():
             for b, (eb, pb) in rt.items():
-                for op, swapped, value in _combine(a, b):
+                for op, swapped, value in _combine(a, b, ops):
                     if value not in table:   # build the string only for new values
                         table[value] = (render(op, eb, pb, ea, pa) if swapped else render(op, ea, pa, eb, pb))
     return table
@@ -101,14 +109,22 @@ def _key(numbers: Sequence[int]) -> tuple[int, ...]:
     return key
 
 
-def reachable(numbers: Sequence[int]) -> dict[Fraction, str]:
-    """Every value reachable using ALL of `numbers` exactly once -> one expression that reaches it."""
-    return {Fraction(v): expr for v, (expr, _) in _table(_key(numbers)).items()}
+def _ops(ops: str) -> str:
+    if not ops or set(ops) - set(OPS):
+        raise ValueError(f"ops must be a non-empty subset of {OPS!r}, got {ops!r}")
+    return "".join(op for op in OPS if op in ops)   # one spelling per subset: one cache entry
 
 
-def solve(numbers: Sequence[int], target: int | Fraction) -> str | None:
-    """One expression over all `numbers` equal to `target`, or None when there is none."""
-    hit = _table(_key(numbers)).get(_norm(Fraction(target)))
+def reachable(numbers: Sequence[int], ops: str = OPS) -> dict[Fraction, str]:
+    """Every value reachable using ALL of `numbers` exactly once (with the operators `ops`) -> one expression
+    that reaches it."""
+    return {Fraction(v): expr for v, (expr, _) in _table(_key(numbers), _ops(ops)).items()}
+
+
+def solve(numbers: Sequence[int], target: int | Fraction, ops: str = OPS) -> str | None:
+    """One expression over all `numbers` (with the operators `ops`) equal to `target`, or None when there is
+    none."""
+    hit = _table(_key(numbers), _ops(ops)).get(_norm(Fraction(target)))
     return hit[0] if hit else None
 
 
@@ -130,8 +146,8 @@ def _all(key: tuple[int, ...], target: Value) -> tuple[tuple[str, int], ...]:
         return ((str(key[0]), _ATOM),) if key[0] == target else ()
     found: dict[str, int] = {}
     for left, right in splits(key):
-        right_values = _table(right)
-        for a in _table(left):
+        right_values = _table(right, OPS)
+        for a in _table(left, OPS):
             # the b that each operator needs so that `a op b` (or `b op a`) hits the target
             for op, swapped, b in _needed(a, target, right_values):
                 for ea, pa in _all(left, a):

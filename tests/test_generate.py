@@ -39,6 +39,25 @@ def test_problems_are_solvable_distinct_and_in_range(preset):
         assert p.split == "train"
 
 
+def test_organism_preset_is_its_whole_space_with_numbers_held_out():
+    """The organism's task: + - * only, and every 4th multiset (by CRC32) only in the test split, so the
+    splits never share numbers; the train side is small enough to be drawn whole, then it runs out."""
+    config = distribution("organism")
+    assert (config.ops, config.holdout_every, config.number_range, config.target_range) == ("+-*", 4, (1, 9), (10, 60))
+    train = generate_problems(827, seed=0, preset="organism")
+    test = generate_problems(280, seed=0, preset="organism", split="test")   # of 301
+    for p in train + test:
+        assert "/" not in p.solution and grade(f"<answer>{p.solution}</answer>", p.numbers, p.target).correct
+        assert config.held_out(tuple(sorted(p.numbers))) == (p.split == "test")
+    assert not {p.key[0] for p in train} & {p.key[0] for p in test}
+    assert len({p.key for p in train}) == 827 and len({p.key for p in test}) == 280
+    with pytest.raises(InputError, match="exhausted"):   # 827 is every train-side problem there is
+        generate_problems(828, seed=1, preset="organism")
+    # without the hold-out the same numbers feed both splits
+    free = generate_splits({"train": 600, "test": 200}, seed=0, preset="organism", holdout_every=0)
+    assert {p.key[0] for p in free["train"]} & {p.key[0] for p in free["test"]}
+
+
 def test_count_distribution_follows_config():
     counts = Counter(len(p.numbers) for p in generate_problems(1000, seed=0, preset="tinyzero"))
     assert 400 < counts[3] < 600 and counts[3] + counts[4] == 1000
@@ -91,6 +110,9 @@ def test_bad_configs_raise_input_error():
         generate_problems(5, counts={})
     with pytest.raises(InputError):
         generate_problems(5, bogus=1)
+    for bad in ({"ops": "+x"}, {"ops": "++"}, {"ops": ""}, {"holdout_every": 1}, {"holdout_every": -2}):
+        with pytest.raises(InputError):
+            generate_problems(5, preset="tiny", **bad)
     with pytest.raises(InputError):   # the whole space has fewer problems than asked for
         generate_problems(100, number_range=(1, 2), target_range=(1, 3), counts={2: 1.0})
     assert generate_problems(0) == []
@@ -125,6 +147,8 @@ def test_cli_parquet(tmp_path):
     ["--num", "5", "--format", "parquet"],          # .jsonl output with parquet format
     ["--num", "5", "--counts", "3:x"],
     ["--num", "5", "--split", "test", "--test-num", "3"],
+    ["--num", "5", "--ops", "+%"],
+    ["--num", "5", "--holdout-every", "1"],
 ])
 def test_cli_bad_args_exit_2_and_write_nothing(tmp_path, args):
     out = tmp_path / "out.jsonl"

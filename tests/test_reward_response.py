@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from countdown.prompts import ASSISTANT_PREFIX, base_prompt, chat_messages
+from countdown.prompts import ASSISTANT_PREFIX, base_prompt, chat_messages, render_prompt
 from countdown.reward import compute_score, score
 
 NUMS, TARGET = [3, 8, 2], 22
@@ -88,3 +88,12 @@ anything = st.recursive(st.none() | st.booleans() | st.integers() | st.floats() 
        | st.fixed_dictionaries({"target": anything, "numbers": anything}))
 def test_compute_score_never_raises(solution, truth):
     assert compute_score("countdown", solution, truth) in (0.0, 0.1, 1.0)
+
+
+@pytest.mark.parametrize("response,expected", [(" 3 * 8 = 24 . </think> <answer> ( 3 * 8 ) - 2 </answer>", 1.0),
+                                               (" 3 + 8 = 11 . </think> <answer> ( 3 + 8 ) + 2 </answer>", 0.1),
+                                               (" 3 + 8 = 11 .", 0.0)])
+def test_the_compact_prompt_carries_no_answer_and_its_response_is_graded(response, expected):
+    prompt = render_prompt(NUMS, TARGET, "compact")
+    assert prompt == "Numbers: 3 8 2. Target: 22.\n<think>"
+    assert compute_score("countdown", prompt + response, TRUTH) == expected   # spaced tokens, as a words model writes

@@ -12,8 +12,8 @@ from countdown import solver
 from countdown.reward import evaluate, grade
 
 
-def brute_values(numbers: list[int]) -> set[Fraction]:
-    """Every value of every expression using all numbers once: combine any ordered pair, recurse."""
+def brute_values(numbers: list[int], ops: str = "+-*/") -> set[Fraction]:
+    """Every value of every expression using all numbers once (with `ops`): combine any ordered pair, recurse."""
     values: set[Fraction] = set()
 
     def go(items: list[Fraction]) -> None:
@@ -23,7 +23,8 @@ def brute_values(numbers: list[int]) -> set[Fraction]:
         for i, j in permutations(range(len(items)), 2):
             a, b = items[i], items[j]
             rest = [items[m] for m in range(len(items)) if m not in (i, j)]
-            for r in (a + b, a - b, a * b) + ((a / b,) if b != 0 else ()):
+            results = {"+": a + b, "-": a - b, "*": a * b, "/": a / b if b != 0 else None}
+            for r in (results[op] for op in ops if results[op] is not None):
                 go(rest + [r])
 
     go([Fraction(n) for n in numbers])
@@ -43,6 +44,18 @@ def test_reachable_matches_brute_force(seed):
         for value, expr in table.items():
             got, used = evaluate(expr)
             assert got == value and sorted(used) == sorted(numbers), (numbers, expr)
+
+
+@pytest.mark.parametrize("ops", ["+-*", "+-", "*/", "-"])
+def test_reachable_with_fewer_operators_matches_brute_force(ops):
+    for numbers in random_cases(30, len(ops), lo=1, hi=9):
+        table = solver.reachable(numbers, ops)
+        assert set(table) == brute_values(numbers, ops), (numbers, ops)
+        for value, expr in table.items():   # the expressions use only those operators, and reach the value
+            assert set(expr) & set("+-*/") <= set(ops) and evaluate(expr)[0] == value, (numbers, expr)
+    assert solver.solve([8, 4, 2], 1) is not None and solver.solve([8, 4, 2], 1, "+-*") is None   # 8 / (4 * 2)
+    with pytest.raises(ValueError):
+        solver.reachable([1, 2], "+x")
 
 
 def test_solve_agrees_with_brute_force_and_grades_correct():
