@@ -5,10 +5,20 @@ import json
 import subprocess
 import sys
 
+import pytest
 import torch
 
+from countdown.io import InputError
 from countdown.prompts import render_prompt
-from rl.tiny import EOS, build_tiny_model, num_parameters
+from countdown.reward import grade
+from rl.tiny import EOS, MAXINT_WORDS, UNK, build_tiny_model, num_parameters, train_tokenizer
+
+TRACE = ("numbers 3 5 57 target 22 <think>\n3 + 5 = 8 . 8 * 7 = 56 not 22 .\n</think>\n"
+         "<answer> (3 + 5) * 7 </answer>")
+SPACED = ("numbers 3 5 57 target 22 <think> 3 + 5 = 8 . 8 * 7 = 56 not 22 . </think> "
+          "<answer> ( 3 + 5 ) * 7 </answer>")
+WORD_TEXTS = ["Using the numbers [3, 5, 7], create an equation that equals 56. <think> (3 + 5) * 7 = 56",
+              "numbers 57 target 22 <think> 57 - 22 = 35 , not 22 . </think> <answer> 57 - 35 </answer>" + EOS]
 
 
 def test_tokenizer_reload_keeps_padding_eos_and_chat_template(tiny_model_dir):
@@ -65,3 +75,44 @@ def test_cli_builds_and_rejects_bad_texts_file(tmp_path):
                           "--texts", str(tmp_path / "missing.txt")], capture_output=True, text=True)
     assert bad.returncode == 2 and bad.stderr.startswith("error:") and "missing.txt" in bad.stderr
     assert not (tmp_path / "n").exists()
+
+
+def test_words_tokenizer_one_token_per_number_and_spaced_decode():
+    tok = train_tokenizer(WORD_TEXTS, 1024, kind="words")
+    ids = tok(TRACE)["input_ids"]
+    pieces = tok.convert_ids_to_tokens(ids)
+    for word in ("57", "56", "22", "<think>", "</answer>"):
+        assert pieces.count(word) == TRACE.count(word), word   # whole, never split
+    assert tok.convert_ids_to_tokens(tok("(3")["input_ids"]) == ["(", "3"]
+    assert tok.unk_token_id not in ids
+    # no decoder: tokens come back joined by single spaces, newlines included
+    assert tok.decode(ids) == SPACED == " ".join(pieces)
+    # the tags are plain added tokens: skipping special tokens drops EOS, not them
+    assert tok.decode(ids + [tok.eos_token_id], skip_special_tokens=True) == SPACED
+    assert grade(tok.decode(ids), [3, 5, 7], 56).correct      # the reward parses the spaced answer
+    # every small integer is a token even though the texts lack it; other words are <unk>
+    assert tok.convert_ids_to_tokens(tok(f"{MAXINT_WORDS - 1} 0 zebra")["input_ids"]) == ["199", "0", UNK]
+    assert tok.convert_ids_to_tokens(tok(str(MAXINT_WORDS))["input_ids"]) == [UNK]
+
+
+def test_words_organism_folder_reloads_with_same_ids(tmp_path):
+    from transformers import AutoTokenizer
+
+    folder = build_tiny_model(tmp_path / "m", arch="llama", size="organism", texts=WORD_TEXTS, tokenizer="words")
+    tok = AutoTokenizer.from_pretrained(folder)
+    assert tok(TRACE)["input_ids"] == train_tokenizer(WORD_TEXTS, 1024, kind="words")(TRACE)["input_ids"]
+    assert tok.decode(tok(TRACE)["input_ids"]) == SPACED
+    assert tok.padding_side == "left" and tok.eos_token == EOS and tok.pad_token == EOS
+    assert render_prompt([3, 5, 2], 16, "chat", tok).startswith("<|im_start|>system\n")
+    cfg = json.loads((folder / "config.json").read_text())
+    assert cfg["vocab_size"] % 64 == 0 and cfg["vocab_size"] >= len(tok) and cfg["head_dim"] == 32
+    assert 800_000 < num_parameters(folder) < 1_200_000
+    with pytest.raises(InputError, match="--arch llama"):   # qwen2 folders reload as byte-level BPE
+        build_tiny_model(tmp_path / "q", size="organism", texts=WORD_TEXTS, tokenizer="words")
+    assert not (tmp_path / "q").exists()
+
+
+def test_cli_rejects_unknown_tokenizer(tmp_path):
+    bad = subprocess.run([sys.executable, "-m", "rl.tiny", "--out", str(tmp_path / "m"), "--tokenizer", "nope"],
+                         capture_output=True, text=True)
+    assert bad.returncode == 2 and "nope" in bad.stderr and not (tmp_path / "m").exists()
