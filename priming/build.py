@@ -17,6 +17,7 @@ manifest entry was built with the same settings.
 """
 from __future__ import annotations
 
+import functools
 import json
 import random
 import sys
@@ -28,10 +29,10 @@ from typing import Any, Iterator, Sequence
 from countdown.cli import CommandConfig, option, run_cli
 from countdown.io import InputError, write_json, write_rows
 from countdown.prompts import TEMPLATES, render_prompt
-from countdown.records import Problem
+from countdown.records import BEHAVIORS, Problem
 from countdown.reward import score
-from priming.conditions import (CONDITIONS, Condition, condition_for_behaviors, correct_share, describe_all,
-                                get_condition, parse_share)
+from priming.conditions import (CONDITIONS, STYLE_SHOWS, Condition, condition_for_behaviors, correct_share,
+                                describe_all, get_condition, parse_share)
 from priming.llm_gen import LLMSourceOptions
 from priming.verify import VerificationError, check, verify_rows
 
@@ -99,14 +100,20 @@ def planned_outcomes(num: int, share: float, seed: int, part: str) -> list[bool]
 
 
 def synth_rows(condition: Condition, plan: Sequence[bool], seed: int, problems: Iterator[Problem], template: str,
-               tokenizer: Any = None, progress: bool = True) -> tuple[list[dict[str, Any]], int]:
+               tokenizer: Any = None, progress: bool = True, style: str = "prose", ops: str = "+-*"
+               ) -> tuple[list[dict[str, Any]], int]:
     """One synthesized row per planned outcome (True: a correct answer, False: a wrong one stated as
     confidently) and how many problems were skipped (no integer-step trace of the kind). A derived control
     (empty_cot, negative_control, length_matched) turns its source condition's trace for the same problem and
     plan into its own, so it has the same problems and answers as that condition's set."""
     from tqdm import tqdm
 
-    from priming.synth import derive, synthesize
+    if style == "search":
+        from priming import compact
+
+        synthesize, derive = functools.partial(compact.synthesize, ops=ops), compact.derive
+    else:
+        from priming.synth import derive, synthesize
 
     rows: list[dict[str, Any]] = []
     skipped = 0
@@ -128,7 +135,7 @@ def synth_rows(condition: Condition, plan: Sequence[bool], seed: int, problems: 
         if trace is None:
             skipped += 1
             continue
-        extra: dict[str, Any] = {"planned": "wrong" if trace.wrong else "correct"}
+        extra: dict[str, Any] = {"planned": "wrong" if trace.wrong else "correct", "style": style}
         if condition.thought == "filler":
             from priming.filler import token_count
 
@@ -144,6 +151,7 @@ def settings_of(config: "BuildConfig", condition: Condition) -> dict[str, Any]:
     return {"condition": condition.name, "num": config.num, "validation": config.validation, "seed": config.seed,
             "source": config.source, "correct_share": config.correct_share if config.source == "synth" else None,
             "preset": config.problem_preset, "template": config.template, "only_correct": config.only_correct,
+            "style": config.style if config.source == "synth" else None,
             "tokenizer": str(config.tokenizer) if config.tokenizer else None,
             "model": config.model if config.source == "llm" else None,
             "exclude": sorted(str(p) for p in config.exclude)}
@@ -189,7 +197,7 @@ def build_one(config: "BuildConfig", condition: Condition, exclude: set[tuple], 
         plan = (planned_outcomes(config.num, share, config.seed, "train")
                 + planned_outcomes(config.validation, share, config.seed, "validation"))
         rows, skipped = synth_rows(condition, plan, config.seed, problems, config.template, tokenizer,
-                                   progress=not config.quiet)
+                                   progress=not config.quiet, style=config.style, ops=config.ops())
         extra_counts: dict[str, Any] = {"planned_share_correct": share}
     else:
         from priming.llm_gen import llm_traces
@@ -206,7 +214,8 @@ def build_one(config: "BuildConfig", condition: Condition, exclude: set[tuple], 
     if any((tuple(sorted(r["numbers"])), r["target"]) in exclude for r in rows):
         raise RuntimeError("a priming problem overlaps the excluded evaluation problems")
 
-    report = verify_rows(rows, condition)
+    shown = config.shown()
+    report = verify_rows(rows, condition, shown=shown)
     print(f"\n## {condition.name}\n{report.markdown()}", file=sys.stderr)
     check(report)  # raises VerificationError: nothing is written for a set that misses its condition
 
@@ -216,7 +225,7 @@ def build_one(config: "BuildConfig", condition: Condition, exclude: set[tuple], 
             write_rows(split_rows, path)
     entry = {
         "settings": settings,
-        "requires": sorted(condition.requires), "excludes": sorted(condition.excludes),
+        "requires": sorted(condition.requires & shown), "excludes": sorted(set(BEHAVIORS) - (condition.requires & shown)),
         "expected_reward": condition.reward,
         "derived_from": condition.source if config.source == "synth" else None,  # an LLM writes its own
         "counts": {"rows": len(train), "validation_rows": len(validation), "problems_skipped": skipped,
@@ -265,6 +274,10 @@ exit codes: 0 built (or already built), 1 a set failed verification, 2 bad input
     seed: int = option(0, "seed for problems and phrasing")
     source: str = option("synth", "programmatic synthesizer (offline) or an OpenAI-compatible LLM",
                          choices=("synth", "llm"))
+    style: str = option("prose", "synth traces: prose (natural language, every behavior a condition asks for) "
+                        "or search (compact generate-and-test searches for the CPU model organism: verification "
+                        "and backtracking only, 3-number problems without division, e.g. --preset organism)",
+                        choices=tuple(STYLE_SHOWS))
     problem_preset: str = option("priming", "countdown.generate preset for the problems", aliases=("--preset",))
     exclude: list[str] = option(default_factory=list, help="problems (e.g. the evaluation split) that must not "
                                 "appear; repeatable", metavar="PROBLEMS_FILE")
@@ -283,7 +296,18 @@ exit codes: 0 built (or already built), 1 a set failed verification, 2 bad input
         if self.validation < 0:
             raise InputError(f"--validation must be >= 0, got {self.validation}")
         parse_share(self.correct_share)
+        if self.style == "search" and self.source != "synth":
+            raise InputError("--style search is a synthesizer style: it needs --source synth")
         super().validate()
+
+    def ops(self) -> str:
+        from countdown.generate import distribution
+
+        return distribution(self.problem_preset).ops
+
+    def shown(self) -> frozenset[str]:
+        """The behaviors this build's traces can show: a condition's others are checked as absent."""
+        return STYLE_SHOWS[self.style] if self.source == "synth" else frozenset(BEHAVIORS)
 
     def conditions(self) -> list[Condition]:
         if self.all_conditions:
@@ -314,7 +338,11 @@ def check_inputs(config: BuildConfig) -> list[Condition]:
     if config.source == "llm" and config.correct_share != "all":
         raise InputError("--correct-share applies to --source synth: an LLM's traces are kept unfiltered and "
                          "their share is measured (--only-correct keeps only correct ones)")
-    distribution(config.problem_preset)  # unknown preset -> InputError before any work
+    problem_space = distribution(config.problem_preset)  # unknown preset -> InputError before any work
+    if config.style == "search" and (set(problem_space.ops) - set("+-*") or set(problem_space.counts) != {3}):
+        raise InputError(f"--style search needs 3-number problems without division (e.g. --preset organism); "
+                         f"preset {config.problem_preset!r} has {sorted(problem_space.counts)} numbers, ops "
+                         f"{problem_space.ops}")
     out = Path(config.out)
     if out.exists() and not out.is_dir():
         raise InputError(f"{out}: exists and is not a folder")

@@ -52,6 +52,11 @@ CONDITIONS: dict[str, Condition] = {c.name: c for c in (
           description="all four behaviors, every final answer wrong (reward 0.1)"),
 )}
 
+# The behaviors each synthesizer style can show: prose (priming.synth) any of them; search (priming.compact,
+# the CPU model organism's generate-and-test searches) verification and backtracking only. A set built in a
+# style is held to its condition's required behaviors among these; the rest must be absent.
+STYLE_SHOWS: dict[str, frozenset[str]] = {"prose": frozenset(BEHAVIORS), "search": frozenset({VER, BT})}
+
 # Share of correct answers the paper measured in its unfiltered priming sets (--correct-share paper). The
 # derived controls carry all_strategies' answers, so they have its share (the paper's own empty_cot set, written
 # separately, was 0.19 correct); incorrect_only is 0 by definition.

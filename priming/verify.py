@@ -15,7 +15,7 @@ from countdown.data import is_integer
 from countdown.io import InputError, read_numbered
 from countdown.records import BEHAVIORS
 from countdown.reward import DEFAULT, score
-from priming.conditions import Condition, get_condition
+from priming.conditions import STYLE_SHOWS, Condition, get_condition
 
 REQUIRED_MIN = 0.90
 EXCLUDED_MAX = 0.05
@@ -59,8 +59,9 @@ def judge_counts(rows: Sequence[dict[str, Any]]) -> list[dict[str, int]]:
 
 
 def verify_rows(rows: Sequence[dict[str, Any]], condition: Condition,
-                counts: list[dict[str, int]] | None = None) -> Report:
-    """The behavior table and reward check of a set; `counts` may be given to avoid re-judging."""
+                counts: list[dict[str, int]] | None = None, shown: frozenset[str] = frozenset(BEHAVIORS)) -> Report:
+    """The behavior table and reward check of a set; `counts` may be given to avoid re-judging. Only the
+    behaviors the traces' style can show (`shown`) are required; the others must be absent."""
     if not rows:
         return Report(condition.name, 0, [], 0.0, ["the set is empty"])
     counts = judge_counts(rows) if counts is None else counts
@@ -69,7 +70,7 @@ def verify_rows(rows: Sequence[dict[str, Any]], condition: Condition,
     for b in BEHAVIORS:
         present = sum(1 for c in counts if (c.get(b) or 0) > 0) / n
         mean = sum(c.get(b) or 0 for c in counts) / n
-        if b in condition.requires:
+        if b in condition.requires and b in shown:
             role, rule, ok = "required", f">= {REQUIRED_MIN:.0%}", present >= REQUIRED_MIN
         else:
             role, rule, ok = "excluded", f"<= {EXCLUDED_MAX:.0%}", present <= EXCLUDED_MAX
@@ -113,6 +114,9 @@ class VerifyConfig(CommandConfig):
 
     data: str = positional("priming set file (.parquet/.jsonl)")
     condition: str | None = option(None, "condition to check against (default: the rows' condition column)")
+    style: str | None = option(None, "the style the set was synthesized in: search sets are held to verification "
+                               "and backtracking only (default: the rows' style column, else prose)",
+                               choices=tuple(STYLE_SHOWS))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -133,7 +137,10 @@ def main(argv: list[str] | None = None) -> int:
     name = config.condition or (rows[0].get("condition") if rows else None)
     if not name:
         raise InputError(f"{config.data}: no condition column; pass --condition")
-    report = verify_rows(rows, get_condition(name))
+    style = config.style or rows[0].get("style") or "prose"
+    if style not in STYLE_SHOWS:
+        raise InputError(f"{config.data}: unknown style {style!r} (choose from {', '.join(STYLE_SHOWS)})")
+    report = verify_rows(rows, get_condition(name), shown=STYLE_SHOWS[style])
     print(report.markdown())
     if not report.ok:
         print("FAILED: " + "; ".join(report.problems))

@@ -34,13 +34,14 @@ from typing import Iterable, Sequence
 
 from countdown.cli import CommandConfig, option, run_cli
 from countdown.io import InputError
-from countdown.prompts import chat_messages, completion_text, render_prompt
+from countdown.prompts import (ANSWER_CLOSE, ANSWER_OPEN, THINK_CLOSE, THINK_OPEN, chat_messages, completion_text,
+                               render_prompt)
 
 EOS = "<|endoftext|>"
 IM_START, IM_END = "<|im_start|>", "<|im_end|>"
 SPECIAL_TOKENS = (EOS, IM_START, IM_END)
 UNK = "<unk>"                                               # words tokenizer only: byte-level BPE needs none
-TAGS = ("<think>", "</think>", "<answer>", "</answer>")    # words tokenizer: one token each, kept on decode
+TAGS = (THINK_OPEN, THINK_CLOSE, ANSWER_OPEN, ANSWER_CLOSE)  # words tokenizer: one token each, kept on decode
 MAXINT_WORDS = 200                                          # words tokenizer: 0..199 are always tokens
 TOKENIZERS = ("bpe", "words")
 
