@@ -136,3 +136,17 @@ def derive(problem: Problem, condition: Condition, source: SynthTrace, seed: int
     if condition.thought == "plain":
         return at_once(source)
     return derive_prose(problem, condition, source, seed, tokenizer)
+
+
+# ---------------------------------------------------------------- the organism's pretraining corpus
+def guess(problem: Problem, rng: random.Random, ops: str = OPS) -> tuple[str, str]:
+    """Behavior-poor text: (prompt tail, completion) of one attempt drawn at random, right or wrong, written
+    at once and answered as if it were right: what the organism's base learns to do (a direct guess)."""
+    tried = rng.choice(attempts(list(problem.numbers), ops))
+    return written([tried], None), tried.answer()
+
+
+def table(numbers: list[int], ops: str = OPS) -> str:
+    """Arithmetic without search: every attempt's value for a number set, with no target and no comparison
+    (the arithmetic facts a search needs, without the search)."""
+    return written(attempts(numbers, ops), None)

@@ -64,6 +64,8 @@ A finished output folder (with sft_summary.json) is left alone on re-run."""
     dtype: str | None = option(None, "weight dtype while training (default float32; bf16 autocast on CUDA)")
     report_to: str = option("none", "TRL/transformers report_to (e.g. wandb, tensorboard)")
     eval_loss: bool = option(True, "measure the loss on the set before and after training")
+    group_by_length: bool = option(False, "batch rows of similar length together: far less padding when short and "
+                                   "long rows mix (the organism's base corpus), but batches no longer mix them")
     seed: int = option(0, "random seed")
     force: bool = option(False, "train again even if --out holds a finished run")
 
@@ -159,6 +161,7 @@ def trainer_args(config: SFTConfig, device: str, completion_only: bool | None = 
         seed=config.seed,
         data_seed=config.seed,
         dataloader_num_workers=0,
+        train_sampling_strategy="group_by_length" if config.group_by_length else "random",
         disable_tqdm=False,
         **trainer_precision(device),
     )
@@ -184,8 +187,8 @@ def run_sft(config: SFTConfig) -> dict[str, Any]:
     model, tokenizer = load_model_and_tokenizer(config.model, device=device, dtype=config.dtype or "float32")
     tokenizer.padding_side = "right"  # training pads on the right; generation (vLLM / rollout) sets its own
     dataset = Dataset.from_list(rows)
-    trainer = SFTTrainer(model=model, args=args, train_dataset=dataset, eval_dataset=dataset,
-                         processing_class=tokenizer)
+    trainer = SFTTrainer(model=model, args=args, train_dataset=dataset,
+                         eval_dataset=dataset if config.eval_loss else None, processing_class=tokenizer)
 
     started = time.time()
     loss_before = trainer.evaluate()["eval_loss"] if config.eval_loss else None

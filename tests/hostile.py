@@ -18,7 +18,7 @@ from countdown.cli import run_cli
 
 COMMANDS = ("countdown.generate", "rl.rollout", "behaviors.classify", "behaviors.agreement", "priming.build",
             "priming.curate", "priming.verify", "rl.sft", "rl.train", "rl.evaluate", "rl.learnability",
-            "rl.verl_export", "analysis.figures", "analysis.reproduce", "rl.tiny")
+            "rl.verl_export", "analysis.figures", "analysis.reproduce", "rl.tiny", "priming.corpus")
 
 SECRET = "sk-hostile-test-0123456789abcdef"   # an API key no test may find on disk or in printed text
 

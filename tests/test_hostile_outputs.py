@@ -55,6 +55,7 @@ WRITERS = [
     ("analysis.figures", "--out", "dir", ["W/results.csv", "--out", "OUT"]),
     ("analysis.reproduce", "--out", "dir", ["--out", "OUT"]),
     ("rl.tiny", "--out", "dir", ["--out", "OUT"]),
+    ("priming.corpus", "--out", "file", ["--rows", "4", "--out", "OUT"]),
 ]
 IDS = [f"{c}{flag}" for c, flag, _, _ in WRITERS]
 

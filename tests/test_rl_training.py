@@ -113,6 +113,9 @@ def test_sft_on_question_answer_text_trains_on_the_completion_only(tiny_model_di
     args = trainer_args(config, "cpu", completion_only=True)
     assert args.completion_only_loss and (args.adam_beta1, args.adam_beta2, args.weight_decay) == (0.9, 0.95, 0.01)
     assert not trainer_args(config, "cpu", completion_only=False).completion_only_loss
+    assert args.train_sampling_strategy == "random"   # --group-by-length batches similar lengths instead
+    grouped = SFTConfig(model=str(tiny_model_dir), data=str(data), out=str(tmp_path / "g"), group_by_length=True)
+    assert trainer_args(grouped, "cpu").train_sampling_strategy == "group_by_length"
     out = tmp_path / "cpt-qa"
     assert main(["--preset", "tiny", "--text", "--model", str(tiny_model_dir), "--data", str(data), "--out", str(out),
                  "--epochs", "2", "--lr", "3e-3"]) == 0

@@ -1,0 +1,47 @@
+"""priming.corpus: the organism's pretraining rows are guesses and tables, true arithmetic, no held-out numbers."""
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from countdown.generate import distribution
+from countdown.io import read_rows
+from countdown.reward import score
+from priming import corpus
+from tests.test_priming import run
+from tests.test_priming_search import attempts_of, value
+
+TRUE_STEP = re.compile(r"^(\d+) ([-+*]) (\d+) = (\d+|out)$")
+
+
+def test_guesses_and_tables_are_true_and_never_held_out(tmp_path, capsys):
+    out = tmp_path / "base.parquet"
+    code, stdout, _ = run(corpus.main, ["--rows", 2000, "--tables", 0.25, "--out", out, "--seed", 3], capsys)
+    assert code == 0 and "500 tables" in stdout
+    rows = read_rows(out)
+    space = distribution("organism")
+    assert len(rows) == 2000 and sum(r["kind"] == "table" for r in rows) == 500
+    assert not any(space.held_out(tuple(sorted(r["numbers"]))) for r in rows)
+    guesses = [r for r in rows if r["kind"] == "guess"]
+    for r in guesses:   # one attempt written at once (no comparison), answered as if right
+        [(_, _, verdict)] = attempts_of(r)
+        assert verdict is None and r["text"] == r["prompt"] + r["completion"]
+    right = sum(score(r["completion"], list(map(int, r["numbers"])), int(r["target"])) == 1.0
+                for r in guesses) / len(guesses)
+    assert 0.02 < right < 0.12, right    # chance: a few percent of random attempts hit the target
+    for r in rows[:200]:
+        if r["kind"] == "table":   # 9 first steps and 27 ways to finish them, every one true, no target
+            steps = [TRUE_STEP.match(s.strip()) for s in r["completion"].split(" .") if s.strip()]
+            assert len(steps) == 36 and all(m and m.group(4) == value(int(m[1]), m[2], int(m[3])) for m in steps), r
+            assert r["prompt"].startswith("Numbers: ") and "Target" not in r["prompt"]
+    orders = {tuple(r["numbers"]) for r in rows}
+    assert len(orders) > len({tuple(sorted(n)) for n in orders})   # numbers are shuffled per row
+
+
+@pytest.mark.parametrize("argv", [["--tables", 1.5], ["--rows", 0], ["--preset", "tinyzero"], ["--template", "chat"],
+                                  ["--out", "corpus.txt"]])
+def test_bad_options_exit_2(tmp_path, capsys, argv):
+    argv = [tmp_path / a if a == "corpus.txt" else a for a in argv]
+    code, _, err = run(corpus.main, argv + ([] if "--out" in argv else ["--out", tmp_path / "x.parquet"]), capsys)
+    assert code == 2 and err.startswith("error: ") and list(tmp_path.iterdir()) == []
