@@ -225,7 +225,8 @@ def build_one(config: "BuildConfig", condition: Condition, exclude: set[tuple], 
             write_rows(split_rows, path)
     entry = {
         "settings": settings,
-        "requires": sorted(condition.requires & shown), "excludes": sorted(set(BEHAVIORS) - (condition.requires & shown)),
+        "requires": sorted(condition.requires & shown),
+        "excludes": sorted(set(BEHAVIORS) - (condition.requires & shown)),
         "expected_reward": condition.reward,
         "derived_from": condition.source if config.source == "synth" else None,  # an LLM writes its own
         "counts": {"rows": len(train), "validation_rows": len(validation), "problems_skipped": skipped,
@@ -301,9 +302,9 @@ exit codes: 0 built (or already built), 1 a set failed verification, 2 bad input
         super().validate()
 
     def ops(self) -> str:
-        from countdown.generate import distribution
+        from priming.compact import searchable_ops
 
-        return distribution(self.problem_preset).ops
+        return searchable_ops(self.problem_preset)
 
     def shown(self) -> frozenset[str]:
         """The behaviors this build's traces can show: a condition's others are checked as absent."""
@@ -338,11 +339,9 @@ def check_inputs(config: BuildConfig) -> list[Condition]:
     if config.source == "llm" and config.correct_share != "all":
         raise InputError("--correct-share applies to --source synth: an LLM's traces are kept unfiltered and "
                          "their share is measured (--only-correct keeps only correct ones)")
-    problem_space = distribution(config.problem_preset)  # unknown preset -> InputError before any work
-    if config.style == "search" and (set(problem_space.ops) - set("+-*") or set(problem_space.counts) != {3}):
-        raise InputError(f"--style search needs 3-number problems without division (e.g. --preset organism); "
-                         f"preset {config.problem_preset!r} has {sorted(problem_space.counts)} numbers, ops "
-                         f"{problem_space.ops}")
+    distribution(config.problem_preset)  # unknown preset -> InputError before any work
+    if config.style == "search":
+        config.ops()   # and one a search can take
     out = Path(config.out)
     if out.exists() and not out.is_dir():
         raise InputError(f"{out}: exists and is not a folder")

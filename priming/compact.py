@@ -26,6 +26,7 @@ import itertools
 import random
 from typing import Any, NamedTuple
 
+from countdown.io import InputError
 from countdown.prompts import completion_text
 from countdown.records import Problem
 from priming.conditions import STYLE_SHOWS, Condition
@@ -66,6 +67,19 @@ class Attempt(NamedTuple):
     def from_node(cls, node: Node) -> "Attempt":
         first = node.left
         return cls(first.left.value, first.op, first.right.value, first.value, node.op, node.right.value, node.value)
+
+
+def searchable_ops(preset: str) -> str:
+    """The operators of a countdown.generate preset, if a search can take its problems (3 numbers, no
+    division); an InputError naming the preset otherwise."""
+    from countdown.generate import distribution
+
+    space = distribution(preset)
+    if set(space.ops) - set(OPS) or set(space.counts) != {3}:
+        counts = "/".join(map(str, sorted(space.counts)))
+        raise InputError(f"a compact search needs 3-number problems without division (e.g. --preset organism); "
+                         f"preset {preset!r} has {counts} numbers and ops {space.ops}")
+    return space.ops
 
 
 def _value(v: int) -> str:

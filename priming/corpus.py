@@ -24,7 +24,7 @@ from typing import Any
 from countdown.cli import CommandConfig, option, run_cli
 from countdown.io import FORMATS, InputError, write_rows
 from countdown.prompts import TEMPLATES, completion_text, render_prompt
-from priming.compact import OPS, guess, table
+from priming.compact import guess, searchable_ops, table
 
 
 @dataclass(kw_only=True)
@@ -44,8 +44,6 @@ class CorpusConfig(CommandConfig):
     seed: int = option(0, "seed of the problems, the number orders and the guesses")
 
     def validate(self) -> None:
-        from countdown.generate import distribution
-
         if self.rows < 1 or self.problems < 1:
             raise InputError(f"--rows and --problems must be >= 1, got {self.rows} and {self.problems}")
         if not 0.0 <= self.tables <= 1.0:
@@ -54,18 +52,15 @@ class CorpusConfig(CommandConfig):
             raise InputError(f"--out {self.out}: use a .parquet, .jsonl, .json or .csv file")
         if self.template == "chat":
             raise InputError("--template chat needs a tokenizer: the organism's models use compact (or base)")
-        space = distribution(self.preset)
-        if set(space.ops) - set(OPS) or set(space.counts) != {3}:
-            raise InputError(f"the corpus needs 3-number problems without division (e.g. --preset organism); "
-                             f"{self.preset!r} has {sorted(space.counts)} numbers, ops {space.ops}")
+        searchable_ops(self.preset)
         super().validate()
 
 
 def corpus_rows(config: CorpusConfig) -> list[dict[str, Any]]:
-    from countdown.generate import distribution, generate_problems
+    from countdown.generate import generate_problems
 
     problems = generate_problems(config.problems, seed=config.seed, preset=config.preset)
-    ops = distribution(config.preset).ops
+    ops = searchable_ops(config.preset)
     rng = random.Random(config.seed)
     n_tables = round(config.tables * config.rows)
     kinds = ["table"] * n_tables + ["guess"] * (config.rows - n_tables)
