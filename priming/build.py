@@ -302,9 +302,11 @@ exit codes: 0 built (or already built), 1 a set failed verification, 2 bad input
         super().validate()
 
     def ops(self) -> str:
+        """The operators the problems may use (with --style search, checked to be ones a search can take)."""
+        from countdown.generate import distribution
         from priming.compact import searchable_ops
 
-        return searchable_ops(self.problem_preset)
+        return searchable_ops(self.problem_preset) if self.style == "search" else distribution(self.problem_preset).ops
 
     def shown(self) -> frozenset[str]:
         """The behaviors this build's traces can show: a condition's others are checked as absent."""
