@@ -29,7 +29,7 @@ from typing import Any, NamedTuple
 from countdown.io import InputError
 from countdown.prompts import completion_text
 from countdown.records import Problem
-from priming.conditions import STYLE_SHOWS, Condition
+from priming.conditions import Condition
 from priming.search import Node
 from priming.synth import SynthTrace, problem_rng
 from priming.synth import derive as derive_prose
