@@ -100,7 +100,7 @@ def planned_outcomes(num: int, share: float, seed: int, part: str) -> list[bool]
 
 
 def synth_rows(condition: Condition, plan: Sequence[bool], seed: int, problems: Iterator[Problem], template: str,
-               tokenizer: Any = None, progress: bool = True, style: str = "prose", ops: str = "+-*"
+               tokenizer: Any = None, progress: bool = True, style: str = "prose", ops: str | None = None
                ) -> tuple[list[dict[str, Any]], int]:
     """One synthesized row per planned outcome (True: a correct answer, False: a wrong one stated as
     confidently) and how many problems were skipped (no integer-step trace of the kind). A derived control
@@ -111,7 +111,7 @@ def synth_rows(condition: Condition, plan: Sequence[bool], seed: int, problems: 
     if style == "search":
         from priming import compact
 
-        synthesize, derive = functools.partial(compact.synthesize, ops=ops), compact.derive
+        synthesize, derive = functools.partial(compact.synthesize, ops=ops or compact.OPS), compact.derive
     else:
         from priming.synth import derive, synthesize
 
@@ -197,7 +197,7 @@ def build_one(config: "BuildConfig", condition: Condition, exclude: set[tuple], 
         plan = (planned_outcomes(config.num, share, config.seed, "train")
                 + planned_outcomes(config.validation, share, config.seed, "validation"))
         rows, skipped = synth_rows(condition, plan, config.seed, problems, config.template, tokenizer,
-                                   progress=not config.quiet, style=config.style, ops=config.ops())
+                                   progress=not config.quiet, style=config.style, ops=config.search_ops())
         extra_counts: dict[str, Any] = {"planned_share_correct": share}
     else:
         from priming.llm_gen import llm_traces
@@ -301,12 +301,11 @@ exit codes: 0 built (or already built), 1 a set failed verification, 2 bad input
             raise InputError("--style search is a synthesizer style: it needs --source synth")
         super().validate()
 
-    def ops(self) -> str:
-        """The operators the problems may use (with --style search, checked to be ones a search can take)."""
-        from countdown.generate import distribution
+    def search_ops(self) -> str | None:
+        """With --style search, the operators of the preset's problems (checked to be ones a search can take)."""
         from priming.compact import searchable_ops
 
-        return searchable_ops(self.problem_preset) if self.style == "search" else distribution(self.problem_preset).ops
+        return searchable_ops(self.problem_preset) if self.style == "search" else None
 
     def shown(self) -> frozenset[str]:
         """The behaviors this build's traces can show: a condition's others are checked as absent."""
@@ -342,8 +341,7 @@ def check_inputs(config: BuildConfig) -> list[Condition]:
         raise InputError("--correct-share applies to --source synth: an LLM's traces are kept unfiltered and "
                          "their share is measured (--only-correct keeps only correct ones)")
     distribution(config.problem_preset)  # unknown preset -> InputError before any work
-    if config.style == "search":
-        config.ops()   # and one a search can take
+    config.search_ops()   # and, with --style search, one a search can take
     out = Path(config.out)
     if out.exists() and not out.is_dir():
         raise InputError(f"{out}: exists and is not a folder")
