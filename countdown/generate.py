@@ -48,6 +48,11 @@ class Distribution:
     ops: str = solver.OPS        # the operators a solution may use
     holdout_every: int = 0       # N > 0: a multiset whose CRC32 is 0 mod N is drawn only for the test split
 
+    @property
+    def all_ops(self) -> bool:
+        """Whether every operator is allowed (the batched solver's case), however `ops` spells them."""
+        return set(self.ops) == set(solver.OPS)
+
     def held_out(self, key: tuple[int, ...]) -> bool:
         """Whether the sorted multiset `key` is reserved for the test split (never, without holdout_every)."""
         return bool(self.holdout_every) and zlib.crc32(" ".join(map(str, key)).encode()) % self.holdout_every == 0
@@ -126,7 +131,7 @@ def _draw(rng: np.random.Generator, k: int, rows: int, config: Distribution) -> 
     (nlo, nhi), (tlo, thi) = config.number_range, config.target_range
     numbers = rng.integers(nlo, nhi + 1, size=(rows, k))
     targets = rng.integers(tlo, thi + 1, size=rows)
-    if k == 1 or config.ops != solver.OPS or not solver.batch_fits(k, max(abs(nlo), abs(nhi))):
+    if k == 1 or not config.all_ops or not solver.batch_fits(k, max(abs(nlo), abs(nhi))):
         kept = []
         for row, t in zip(numbers.tolist(), targets.tolist()):  # exact per-set tables (cached in solver)
             expr = solver.solve(row, t, config.ops)
@@ -147,7 +152,7 @@ def _batch_rows(k: int, config: Distribution) -> int:
     # few of them are drawn at a time. Fixed sizes keep the stream independent of how many problems are asked.
     if not solver.batch_fits(k, max(abs(v) for v in config.number_range)):
         return 4
-    if config.ops != solver.OPS:   # solved one by one, but on small numbers whose tables are cached at once
+    if not config.all_ops:   # solved one by one, but on small numbers whose tables are cached at once
         return 64
     return 1024 if k >= 4 else 8192
 
