@@ -6,6 +6,7 @@ size and the standard error, whichever way it came out.
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -111,8 +112,15 @@ def outcome_text(frame, config: Any, seconds: float | None = None,
                      "against the paper either; it is what the demo measured.")
     timing = f" The whole run took {seconds / 60:.1f} minutes." if seconds else ""
     size = f"{parameters / 1e6:.1f}M-parameter" if parameters else f"rl.tiny '{config.model_size}'"
-    head = (f"Preset `{config.preset}`: a {size} local model pretrained on direct answers only, "
-            f"primed with {len(config.conditions)} synthesizer sets, {steps} GRPO steps each, "
+    if config.base_model and not config.pretrain:
+        origin = f"the ready base model `{config.base_model}`"
+    elif config.corpus is not None:
+        origin = "pretrained here on the organism corpus (guesses and arithmetic tables)"
+    else:
+        origin = "pretrained here on direct answers only"
+    head = (f"Preset `{config.preset}`: a {size} local model, {origin}, "
+            f"primed with {len(config.conditions)} synthesizer sets ({config.priming_style} style), {steps} GRPO "
+            "steps each, "
             f"evaluated on {config.n_test} held-out problems × {samples} sample(s) per "
             f"checkpoint with the {config.judge} judge.{timing}")
     parts = [head, "", *lines]
@@ -120,7 +128,75 @@ def outcome_text(frame, config: Any, seconds: float | None = None,
         parts += ["", "Comparisons at the last checkpoint: " + "; ".join(verdicts) + "."]
     if claim:
         parts += ["", claim]
+    targets = targets_text(frame, summaries, n)
+    if targets:
+        parts += ["", "The model organism's targets (docs/analysis.md), each as measured:", *targets]
     return "\n".join(parts)
+
+
+def gain(summary, n: int) -> tuple[float, float]:
+    """A series' accuracy change, last minus first checkpoint, and its standard error (two independent samples
+    of n)."""
+    start, end = summary.start_accuracy, summary.end_accuracy
+    return end - start, math.sqrt(_se(start, n) ** 2 + _se(end, n) ** 2)
+
+
+@dataclass(frozen=True)
+class Target:
+    """One of the organism's numbers to reach: what it asks, whether it was met, the measurement."""
+    name: str
+    met: bool
+    measured: str
+
+    def line(self) -> str:
+        return f"- {self.name}: {self.measured} — {'met' if self.met else 'NOT met'}."
+
+
+def organism_targets(frame, summaries: dict[str, Any], n: int) -> list[Target]:
+    """The organism's numbers to reach (docs/analysis.md), each met or not with its measurement. Needs
+    all_strategies and negative_control (incorrect_only's target only when it ran)."""
+    from countdown.records import RESULTS_BEHAVIOR_COLUMNS
+
+    if "all_strategies" not in summaries or "negative_control" not in summaries:
+        return []
+
+    def behavior(c: str, b: str, step: int) -> float:
+        row = frame[(frame["condition"] == c) & (frame["step"] == step)].iloc[0]
+        return float(row[RESULTS_BEHAVIOR_COLUMNS[b][0]])
+
+    rich, rich_se = gain(summaries["all_strategies"], n)
+    plain, _ = gain(summaries["negative_control"], n)
+    end = {c: s.end_accuracy for c, s in summaries.items()}
+    gap = end["all_strategies"] - end["negative_control"]
+    targets = [
+        Target("`all_strategies` gains ≥ 0.15 and more than 3 standard errors under GRPO", rich >= 0.15 and
+               rich > 3 * rich_se, f"{rich:+.3f} ± {rich_se:.3f}"),
+        Target("`negative_control` gains at most half as much", rich > 0 and plain <= rich / 2,
+               f"{plain:+.3f} vs {rich:+.3f}"),
+        Target("`negative_control` ends ≥ 0.10 below `all_strategies`", gap >= 0.10,
+               f"{end['negative_control']:.3f} vs {end['all_strategies']:.3f} (gap {gap:+.3f})")]
+    if "incorrect_only" in end:
+        diff = end["incorrect_only"] - end["all_strategies"]
+        targets.append(Target("`incorrect_only` ends within 0.10 of `all_strategies`", diff >= -0.10,
+                              f"{end['incorrect_only']:.3f} vs {end['all_strategies']:.3f} (difference {diff:+.3f})"))
+    kept, measured = True, []
+    for c in [c for c in ("all_strategies", "incorrect_only") if c in summaries]:
+        first, last = summaries[c].first_step, summaries[c].last_step
+        counts = {b: (behavior(c, b, first), behavior(c, b, last)) for b in ("verification", "backtracking")}
+        kept &= all(after >= 0.5 * before > 0 for before, after in counts.values())
+        measured.append(f"`{c}` " + ", ".join(f"{b} {before:.2f} → {after:.2f}"
+                                               for b, (before, after) in counts.items()))
+    targets.append(Target("primed models keep verification and backtracking through RL (each at least half the "
+                          "primed model's count per response)", kept, "; ".join(measured)))
+    control = sum(behavior("negative_control", b, summaries["negative_control"].last_step)
+                  for b in RESULTS_BEHAVIOR_COLUMNS)
+    targets.append(Target("the control stays near zero (≤ 0.10 behaviors per response)", control <= 0.10,
+                          f"{control:.2f}"))
+    return targets
+
+
+def targets_text(frame, summaries: dict[str, Any], n: int) -> list[str]:
+    return [t.line() for t in organism_targets(frame, summaries, n)]
 
 
 def _answered(eval_dirs: dict[str, Path] | None, s) -> str:

@@ -8,6 +8,8 @@ Stages (each leaves its artifact in OUT and a done-marker in OUT/stages/, so a r
  2. priming    priming sets from the programmatic synthesizer (priming.build, test problems excluded).
  3. base       a locally built model (rl.tiny) trained on direct-answer text only (prompt -> answer, no
                thought), so it produces the answer format but none of the four behaviors: our "Llama".
+               The organism preset instead copies its committed checkpoint (--base-model), which --pretrain
+               remakes from priming.corpus (random guesses and arithmetic tables).
  4. sft/*      each priming condition fine-tuned into the base model (rl.sft).
  5. rl/*       a short GRPO run from each primed model (rl.train).
  6. eval/*     every checkpoint sampled on the held-out problems and judged (rl.evaluate) -> one results
@@ -20,15 +22,19 @@ Each stage calls its tool's library function with that tool's config object — 
 unless the pipeline preset names another) with the pipeline's per-stage options (`base`, `sft`, `train`,
 `evaluate`) on top — so what runs here is what the CLIs run, and every stage option is declared once, by
 its tool. Presets are YAML files in
-configs/reproduce/: `smoke` (about a minute; what the test runs), `tiny` (the README demo), `gpu` (one H100;
-its training and evaluation stages run in child processes so each returns its GPU memory).
+configs/reproduce/: `smoke` (about a minute; what the test runs), `organism` (the README demo: the CPU model
+organism), `tiny` (the plumbing at toy scale), `gpu` (one H100; its training and evaluation stages run in
+child processes so each returns its GPU memory).
 """
 from __future__ import annotations
 
 import importlib
 import json
+import math
 import multiprocessing
 import os
+import shutil
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -51,12 +57,15 @@ class ReproduceConfig(JudgeOptions, CommandConfig):
 
     command = "reproduce"
     epilog = """presets: (YAML files in configs/reproduce/; any flag overrides them)
-  smoke  whole spine in about a minute on CPU (for tests); numbers mean nothing
-  tiny   the README demo: ~3M-parameter model, 3 conditions, short GRPO, on 2 CPU cores
-  gpu    one H100: a ~25M-parameter local model, more data, 200 GRPO steps, 5 conditions
+  smoke     whole spine in about a minute on CPU (for tests); numbers mean nothing
+  organism  the README demo: the CPU model organism from its committed ~1M-parameter base (Countdown with 3
+            numbers 1..9), compact search priming, 3 conditions, 40 GRPO steps, 256 held-out problems
+  tiny      the plumbing at toy scale: ~3M-parameter model, 3 conditions, short GRPO (solves nothing)
+  gpu       one H100: a ~25M-parameter local model, more data, 200 GRPO steps, 5 conditions
 
 examples:
-  python -m analysis.reproduce --preset tiny --out runs/demo        # the README demo (CPU, offline)
+  python -m analysis.reproduce --preset organism --out runs/demo    # the README demo (CPU, offline)
+  python -m analysis.reproduce --preset organism --pretrain --out runs/organism-pretrain  # remake its base
   python -m analysis.reproduce --preset smoke --out /tmp/smoke      # about a minute; numbers mean nothing
   python -m analysis.reproduce --preset gpu --out runs/gpu          # one H100 (not run in CI)
 
@@ -80,9 +89,21 @@ results/<condition>.csv, figures/, report.md."""
     n_priming: int = option(200, "problems per priming set")
     correct_share: str = option("all", "priming.build --correct-share: all, paper (the paper's unfiltered "
                                 "shares) or P", metavar="all|paper|P")
-    # the model (rl.tiny)
+    priming_style: str = option("prose", "priming.build --style: prose (every behavior a condition asks for) or "
+                                "search (the organism's compact generate-and-test searches)",
+                                choices=("prose", "search"))
+    template: str = option("base", "prompt template of every stage (priming, base corpus, GRPO, evaluation)",
+                           choices=("base", "compact"))
+    # the base model: a ready one (--base-model), or rl.tiny pretrained here
+    base_model: str | None = option(None, "start from this ready base model folder (the organism preset's "
+                                    "committed checkpoint) instead of pretraining one; --pretrain ignores it")
+    pretrain: bool = option(False, "pretrain the base model here even when a --base-model is given")
+    corpus: dict[str, Any] | None = option(None, "pretrain the base on priming.corpus rows (guesses and arithmetic "
+                                           "tables; these are that tool's options) instead of direct answers")
     arch: str = option("qwen2", "rl.tiny architecture")
     model_size: str = option("small", "rl.tiny size")
+    tokenizer: str = option("bpe", "rl.tiny tokenizer: bpe, or words (one token per word; needs --arch llama)",
+                            choices=("bpe", "words"))
     model_dims: list[int] | None = option(None, "override the model: hidden layers heads kv_heads mlp",
                                           metavar="N")
     # each stage's own options, over that tool's preset (`preset: NAME` picks another; default tiny)
@@ -114,7 +135,25 @@ results/<condition>.csv, figures/, report.md."""
             raise InputError("--model-dims takes 5 numbers: hidden layers heads kv_heads mlp")
         for stage in self.STAGES:
             self.stage_values(stage)   # unknown options or presets fail now, not after an hour of training
+        source = self.base_source()
+        if source is not None and not (source / "config.json").is_file():
+            raise InputError(f"--base-model {self.base_model}: not a model folder (no config.json); give a "
+                             "folder, or --pretrain to make the base here")
+        if self.corpus is not None:
+            from priming.corpus import CorpusConfig
+
+            checked_values(CorpusConfig, self.corpus, "--corpus")
         super().validate()
+
+    def base_source(self) -> Path | None:
+        """The ready base model the base stage copies (None: it pretrains one). A relative path that does not
+        exist here is read from the repository root, where the organism preset's checkpoint lives."""
+        if not self.base_model or self.pretrain:
+            return None
+        source = Path(self.base_model)
+        if not source.is_absolute() and not source.exists():
+            source = Path(__file__).resolve().parents[1] / source
+        return source
 
     def stage_type(self, stage: str) -> type[CommandConfig]:
         module, name = self.STAGES[stage].rsplit(".", 1)
@@ -225,7 +264,8 @@ def stage_problems(out: Path, config: ReproduceConfig) -> dict[str, Any]:
     # test first, so the held-out set depends only on (seed, n_test), not on the other sizes
     # (priming.build draws its own problems from a separate stream and excludes the test set)
     train = config.stage_values("train")
-    sizes = {"test": config.n_test, "train": train["steps"] * train["prompts_per_step"],
+    # as rl.train sizes its own set: each of `epochs` passes sees every problem once
+    sizes = {"test": config.n_test, "train": math.ceil(train["steps"] * train["prompts_per_step"] / train["epochs"]),
              "pretrain": config.n_pretrain}
     splits = generate_splits(sizes, seed=config.seed, preset=config.problem_preset)
     for split, problems in splits.items():
@@ -239,40 +279,76 @@ def stage_priming(out: Path, config: ReproduceConfig) -> dict[str, Any]:
 
     built, failed = build(BuildConfig(condition=list(config.conditions), num=config.n_priming, seed=config.seed,
                                       problem_preset=config.problem_preset, correct_share=config.correct_share,
+                                      style=config.priming_style, template=config.template,
                                       exclude=[str(problems_path(out, "test"))], out=str(out / "priming")))
     if failed:
         raise RuntimeError(f"priming sets failed verification: {', '.join(failed)}")
     return {c: entry["counts"].get("rows") for c, entry in built.items()}
 
 
-def direct_answer_rows(out: Path) -> list[dict[str, str]]:
+def direct_answer_rows(out: Path, template: str) -> list[dict[str, str]]:
     """Prompt -> empty thought -> the answer: text that teaches the format and no behavior at all."""
     from countdown.data import load_problems
     from countdown.prompts import completion_text, render_prompt
 
-    return [{"prompt": render_prompt(p.numbers, p.target), "completion": completion_text("", p.solution)}
+    return [{"prompt": render_prompt(p.numbers, p.target, template), "completion": completion_text("", p.solution)}
             for p in load_problems(problems_path(out, "pretrain"))]
 
 
+def base_rows(out: Path, config: ReproduceConfig) -> list[dict[str, Any]]:
+    """The base model's pretraining rows: the organism corpus (--corpus) or direct answers."""
+    if config.corpus is None:
+        return direct_answer_rows(out, config.template)
+    from priming.corpus import CorpusConfig, corpus_rows
+
+    corpus = CorpusConfig(**{"preset": config.problem_preset, "template": config.template, "seed": config.seed,
+                             **checked_values(CorpusConfig, config.corpus, "--corpus"),
+                             "out": str(out / "base" / "corpus.parquet")})
+    return corpus_rows(corpus)
+
+
 def stage_base(out: Path, config: ReproduceConfig) -> dict[str, Any]:
-    """A fresh local model (tokenizer trained on prompts + priming text) pretrained on direct answers."""
+    """The base model: a copy of --base-model, or a fresh rl.tiny model (tokenizer trained on its pretraining
+    text and the priming text) pretrained here on direct answers or the organism corpus."""
+    from rl.tiny import num_parameters
+
+    model, source = out / "base" / "model", config.base_source()
+    if source is not None:
+        if not (model / "config.json").is_file():
+            shutil.copytree(source, model, dirs_exist_ok=True)
+        return {"parameters": num_parameters(model), "from": str(source)}
+    return pretrain_base(out, config)
+
+
+def pretrain_base(out: Path, config: ReproduceConfig) -> dict[str, Any]:
     from priming.build import set_path
     from rl.sft import run_sft
     from rl.tiny import build_tiny_model, countdown_texts, num_parameters, resize
 
-    rows = direct_answer_rows(out)
-    write_rows(rows, out / "base" / "direct_answers.jsonl")
-    texts = countdown_texts(seed=config.seed) + [r["prompt"] + r["completion"] for r in rows[:200]]
+    t0 = time.time()
+    rows = base_rows(out, config)
+    data = out / "base" / ("corpus.parquet" if config.corpus is not None else "direct_answers.jsonl")
+    write_rows(rows, data)
+    texts = [r["prompt"] + r["completion"] for r in rows[:2000]]
+    if config.tokenizer == "bpe":  # a BPE vocabulary also wants the generic Countdown phrasing
+        texts = countdown_texts(seed=config.seed) + texts[:200]
     for condition in config.conditions:  # the tokenizer should encode priming text compactly too
         texts += [r["completion"] for r in read_rows(set_path(out / "priming", condition))][:200]
-    init = out / "base" / "init"
+    init, model = out / "base" / "init", out / "base" / "model"
     if not (init / "model.safetensors").is_file():
-        build_tiny_model(init, arch=config.arch, size=config.model_size, seed=config.seed, texts=texts)
+        build_tiny_model(init, arch=config.arch, size=config.model_size, seed=config.seed, texts=texts,
+                         tokenizer=config.tokenizer)
         if config.model_dims:
             resize(init, config.model_dims, config.seed)
-    run_sft(config.stage("base", model=str(init), data=str(out / "base" / "direct_answers.jsonl"),
-                         out=str(out / "base" / "model")))
-    return {"parameters": num_parameters(out / "base" / "model"), "examples": len(rows)}
+    base = config.stage("base", model=str(init), data=str(data), out=str(model))
+    run_sft(base)
+    recipe = {"command": " ".join(["python -m analysis.reproduce", *sys.argv[1:]]) if sys.argv[1:] else None,
+              "seed": config.seed, "arch": config.arch, "size": config.model_size, "tokenizer": config.tokenizer,
+              "model_dims": config.model_dims, "corpus": config.corpus, "problem_preset": config.problem_preset,
+              "template": config.template, "rows": len(rows), "sft": base.to_dict(),
+              "seconds": round(time.time() - t0, 1)}
+    write_json(recipe, model / "recipe.json")  # what made it, beside the weights (for a committed copy)
+    return {"parameters": num_parameters(model), "examples": len(rows)}
 
 
 def stage_sft(out: Path, config: ReproduceConfig, condition: str) -> dict[str, Any]:
@@ -288,7 +364,7 @@ def stage_rl(out: Path, config: ReproduceConfig, condition: str) -> dict[str, An
     from rl.train import run_training
 
     summary = run_training(config.stage("train", model=str(out / "sft" / condition), out=str(out / "rl" / condition),
-                                        problems=str(problems_path(out, "train"))))
+                                        problems=str(problems_path(out, "train")), template=config.template))
     return {k: summary.get(k) for k in ("global_steps", "seconds", "seconds_per_step", "first_reward",
                                         "last_reward")}
 
@@ -300,7 +376,7 @@ def stage_eval(out: Path, config: ReproduceConfig, condition: str, backend: str)
     judge = {name: getattr(config, name) for name in JudgeOptions.__dataclass_fields__}
     evaluate_run(config.stage("evaluate", run_dir=str(out / "rl" / condition), condition=condition,
                               problems=str(problems_path(out, "test")), results=str(results_path(out, condition)),
-                              base_model=str(out / "sft" / condition), backend=backend,
+                              base_model=str(out / "sft" / condition), backend=backend, template=config.template,
                               eval_dir=str(eval_dir(out, condition)), **judge))
     rows = read_rows(results_path(out, condition))
     return {"steps": [r["step"] for r in rows], "accuracy": [r["accuracy"] for r in rows]}

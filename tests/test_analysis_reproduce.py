@@ -130,3 +130,53 @@ def test_priming_stage_builds_the_asked_correctness_mix(tmp_path):
         assert sum(score(r["completion"], r["numbers"], r["target"]) == 1.0 for r in rows) == len(rows) // 2
     with pytest.raises(InputError, match="correct-share"):
         ReproduceConfig.from_preset("smoke", out=str(tmp_path), correct_share="2")
+
+
+def _frame(accuracy: dict[str, tuple[float, float]], behaviors: dict[str, tuple[float, float]]):
+    """Results rows at steps 0 and 40: accuracy and (verification = backtracking) counts per condition."""
+    import pandas as pd
+
+    rows = []
+    for c, accs in accuracy.items():
+        for step, acc, count in zip((0, 40), accs, behaviors[c]):
+            rows.append({"condition": c, "step": step, "accuracy": acc, "response_length": 50.0,
+                         **{col: 0.0 for col in RESULTS_COLUMNS[2:10]},
+                         "avg_verifications": count, "avg_backtracking": count})
+    return pd.DataFrame(rows)
+
+
+def test_targets_are_stated_met_when_the_numbers_reach_them():
+    from analysis.outcome import outcome_text
+
+    frame = _frame({"negative_control": (0.10, 0.15), "all_strategies": (0.10, 0.45), "incorrect_only": (0.05, 0.40)},
+                   {"negative_control": (0.0, 0.0), "all_strategies": (6.0, 4.0), "incorrect_only": (7.0, 5.0)})
+    config = ReproduceConfig.from_preset("organism", out="x")
+    text = outcome_text(frame, config)
+    targets = text.split("targets (docs/analysis.md), each as measured:")[1]
+    assert "NOT met" not in targets and targets.count("— met") == 6
+    assert "+0.350 ± 0.036" in targets           # sqrt(.1*.9/256 + .45*.55/256) = 0.0363
+    assert "the ready base model `rl/checkpoints/organism-base`" in text and "(search style)" in text
+
+
+def test_targets_say_which_are_not_met():
+    from analysis.outcome import organism_targets
+    from analysis.results import summarize
+
+    frame = _frame({"negative_control": (0.07, 0.08), "all_strategies": (0.08, 0.14), "incorrect_only": (0.05, 0.02)},
+                   {"negative_control": (0.0, 0.3), "all_strategies": (7.4, 4.7), "incorrect_only": (6.8, 2.1)})
+    targets = organism_targets(frame, {s.condition: s for s in summarize(frame)}, 256)
+    # gain 0.06 < 0.15; control +0.01 <= 0.03 is met; gap 0.06 < 0.10; incorrect 0.12 below; incorrect_only's
+    # backtracking 2.1 < half of 6.8; the control's 0.6 behaviors per response are not near zero
+    assert [t.met for t in targets] == [False, True, False, False, False, False]
+    assert targets[4].measured.startswith("`all_strategies` verification 7.40 → 4.70, backtracking 7.40 → 4.70;")
+
+
+def test_base_model_must_be_a_model_folder_and_the_preset_path_is_the_repositorys(tmp_path, monkeypatch):
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(InputError, match="--base-model .*empty: not a model folder"):
+        ReproduceConfig.from_preset("organism", out=str(tmp_path / "run"), base_model=str(tmp_path / "empty"))
+    assert not (tmp_path / "run").exists()
+    monkeypatch.chdir(tmp_path)            # the preset's relative path still finds the committed checkpoint
+    config = ReproduceConfig.from_preset("organism", out="run")
+    assert (config.base_source() / "model.safetensors").is_file()
+    assert ReproduceConfig.from_preset("organism", out="run", pretrain=True).base_source() is None
