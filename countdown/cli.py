@@ -302,6 +302,9 @@ class _ListOption(argparse.Action):
         setattr(namespace, self.dest, list(current) + list(values))
 
 
+_EXPONENT = re.compile(r"[-+]?(\d+\.?\d*|\.\d+)[eE][-+]?\d+")
+
+
 class _MappingOption(argparse.Action):
     """`--x key=value key2=value2` updates the mapping (the preset's) key by key; values are read as YAML."""
 
@@ -313,7 +316,10 @@ class _MappingOption(argparse.Action):
             key, sep, value = item.partition("=")
             if not sep or not key:
                 parser.error(f"{option_string} takes KEY=VALUE items, got {item!r}")
-            current[key.replace("-", "_")] = yaml.safe_load(value)
+            parsed = yaml.safe_load(value)
+            if isinstance(parsed, str) and _EXPONENT.fullmatch(parsed):
+                parsed = float(parsed)   # YAML 1.1 reads 5e-4 (no dot) as text, not as a number
+            current[key.replace("-", "_")] = parsed
         setattr(namespace, self.dest, current)
 
 

@@ -90,6 +90,16 @@ def test_other_settings_in_same_folder_is_an_input_error(smoke_run):
         reproduce.main(["--preset", "smoke", "--out", str(smoke_run), "--seed", "1"])
 
 
+def test_stage_options_read_numbers_in_exponent_form(tmp_path):
+    """`--train lr=5e-4` is the number 0.0005 (YAML alone reads it as text), so it equals the preset's
+    `lr: 5.0e-4` and the settings check does not see a change that is not there."""
+    config = ReproduceConfig.parse(["--preset", "smoke", "--out", str(tmp_path), "--train", "lr=5e-4",
+                                    "beta=1E-2", "steps=3", "rollout_backend=transformers"])
+    recorded = config.settings()["train"]   # what settings.json keeps and compares on a re-run
+    assert recorded["lr"] == 0.0005 and recorded["beta"] == 0.01 and recorded["steps"] == 3
+    assert recorded["rollout_backend"] == "transformers" and config.stage_values("train")["lr"] == 0.0005
+
+
 def test_outcome_text_is_honest_about_noise():
     import pandas as pd
 
