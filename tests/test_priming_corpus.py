@@ -1,4 +1,5 @@
-"""priming.corpus: the organism's pretraining rows are guesses and tables, true arithmetic, no held-out numbers."""
+"""priming.corpus: the organism's pretraining rows are guesses, tables and (behavior-rich) searches, true
+arithmetic, no held-out numbers."""
 from __future__ import annotations
 
 import re
@@ -39,7 +40,25 @@ def test_guesses_and_tables_are_true_and_never_held_out(tmp_path, capsys):
     assert len(orders) > len({tuple(sorted(n)) for n in orders})   # numbers are shuffled per row
 
 
-@pytest.mark.parametrize("argv", [["--tables", 1.5], ["--rows", 0], ["--preset", "tinyzero"], ["--template", "chat"],
+def test_searches_are_the_behavior_rich_kind(tmp_path, capsys):
+    """--searches puts generate-and-test searches where guesses would be: each step true, each verdict right,
+    the paper's share of them reaching the target and the rest giving up after backing off."""
+    out = tmp_path / "rich.jsonl"
+    code, stdout, _ = run(corpus.main, ["--rows", 600, "--tables", 0.5, "--searches", 0.5, "--out", out], capsys)
+    assert code == 0 and "0 guesses, 300 tables, 300 searches" in stdout
+    searches = [r for r in read_rows(out) if r["kind"] == "search"]
+    space = distribution("organism")
+    for r in searches:
+        tried = attempts_of(r)   # checks every step's arithmetic and every verdict against the target
+        assert len(tried) >= 2 and all(v == "not" for _, _, v in tried[:-1]), r["completion"]
+        assert r["prompt"] == f"Numbers: {' '.join(map(str, r['numbers']))}. Target: {r['target']}.\n<think>"
+        assert (tried[-1][2] == "is") == (score(r["completion"], r["numbers"], r["target"]) == 1.0)
+        assert not space.held_out(tuple(sorted(r["numbers"])))
+    right = sum(attempts_of(r)[-1][2] == "is" for r in searches) / len(searches)
+    assert 0.35 < right < 0.52, right   # the paper's 0.43 of unfiltered traces end right
+
+
+@pytest.mark.parametrize("argv", [["--tables", 1.5], ["--tables", 0.6, "--searches", 0.5], ["--searches", -0.1], ["--rows", 0], ["--preset", "tinyzero"], ["--template", "chat"],
                                   ["--out", "corpus.txt"]])
 def test_bad_options_exit_2(tmp_path, capsys, argv):
     argv = [tmp_path / a if a == "corpus.txt" else a for a in argv]
