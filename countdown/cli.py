@@ -161,6 +161,26 @@ def preset_path(command: str, name: str) -> Path:
     return path
 
 
+@functools.cache
+def _yaml_loader() -> type:
+    """yaml.SafeLoader that also reads 5e-4 as a number: YAML 1.1 wants a dot (5.0e-4) and reads 5e-4 as
+    text, which a learning rate in a stage mapping (`--train lr=5e-4`, `train: {lr: 5e-4}`) then stays."""
+    import yaml
+
+    class Loader(yaml.SafeLoader):
+        pass
+
+    Loader.add_implicit_resolver("tag:yaml.org,2002:float", re.compile(r"^[-+]?(\d+\.?\d*|\.\d+)[eE][-+]?\d+$"),
+                                 list("-+.0123456789"))
+    return Loader
+
+
+def load_yaml(text: str) -> Any:
+    import yaml
+
+    return yaml.load(text, Loader=_yaml_loader())
+
+
 def read_yaml(path: str | Path) -> dict[str, Any]:
     import yaml
 
@@ -168,7 +188,7 @@ def read_yaml(path: str | Path) -> dict[str, Any]:
     if not path.is_file():
         raise InputError(f"{path}: {'is a folder, not a config file' if path.is_dir() else 'no such config file'}")
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        data = load_yaml(path.read_text(encoding="utf-8"))
     except (yaml.YAMLError, UnicodeDecodeError) as exc:
         raise InputError(f"{path}: not valid YAML ({brief(exc)})") from None
     except RecursionError:   # nesting deeper than the parser's stack: no option value looks like that
@@ -302,24 +322,16 @@ class _ListOption(argparse.Action):
         setattr(namespace, self.dest, list(current) + list(values))
 
 
-_EXPONENT = re.compile(r"[-+]?(\d+\.?\d*|\.\d+)[eE][-+]?\d+")
-
-
 class _MappingOption(argparse.Action):
     """`--x key=value key2=value2` updates the mapping (the preset's) key by key; values are read as YAML."""
 
     def __call__(self, parser, namespace, values, option_string=None):
-        import yaml
-
         current = dict(getattr(namespace, self.dest, None) or {})
         for item in values:
             key, sep, value = item.partition("=")
             if not sep or not key:
                 parser.error(f"{option_string} takes KEY=VALUE items, got {item!r}")
-            parsed = yaml.safe_load(value)
-            if isinstance(parsed, str) and _EXPONENT.fullmatch(parsed):
-                parsed = float(parsed)   # YAML 1.1 reads 5e-4 (no dot) as text, not as a number
-            current[key.replace("-", "_")] = parsed
+            current[key.replace("-", "_")] = load_yaml(value)
         setattr(namespace, self.dest, current)
 
 

@@ -98,6 +98,11 @@ def test_stage_options_read_numbers_in_exponent_form(tmp_path):
     recorded = config.settings()["train"]   # what settings.json keeps and compares on a re-run
     assert recorded["lr"] == 0.0005 and recorded["beta"] == 0.01 and recorded["steps"] == 3
     assert recorded["rollout_backend"] == "transformers" and config.stage_values("train")["lr"] == 0.0005
+    # the same in a config file, and the literal forms YAML already read stay as they were
+    (tmp_path / "mine.yaml").write_text("train: {lr: 5e-4, beta: 1.0e-3, steps: 3, problem_preset: 1e3x}\n")
+    from_file = ReproduceConfig.parse(["--preset", "smoke", "--out", str(tmp_path), "--config",
+                                       str(tmp_path / "mine.yaml")]).settings()["train"]
+    assert from_file["lr"] == 0.0005 and from_file["beta"] == 0.001 and from_file["problem_preset"] == "1e3x"
 
 
 def test_outcome_text_is_honest_about_noise():
