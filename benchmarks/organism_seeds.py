@@ -37,13 +37,13 @@ def run_seed(preset: str, seed: int, out: Path, extra: list[str]):
 
 def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
-    extra = args[args.index("--") + 1:] if "--" in args else []
+    split = args.index("--") if "--" in args else len(args)   # what follows -- goes to reproduce
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--preset", default="organism", help="analysis.reproduce preset (default organism)")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2], help="seeds to run (default 0 1 2)")
     parser.add_argument("--out", default="runs/organism-seeds", help="one folder per seed is made under it")
-    options = parser.parse_args(args[:args.index("--")] if "--" in args else args)
+    options, extra = parser.parse_args(args[:split]), args[split + 1:]
 
     from analysis.outcome import gain, organism_targets
     from analysis.results import summarize
