@@ -18,11 +18,12 @@ manifest entry was built with the same settings.
 from __future__ import annotations
 
 import functools
+import itertools
 import json
 import random
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Iterator, Sequence
 
@@ -51,14 +52,20 @@ def manifest_path(out: str | Path) -> Path:
     return Path(out) / MANIFEST
 
 
-def problem_stream(seed: int, preset: str, exclude: set[tuple]) -> Iterator[Problem]:
-    """Endless reproducible solvable problems, never one whose key is in `exclude`."""
+def problem_stream(seed: int, preset: str, exclude: set[tuple], orders: int = 1) -> Iterator[Problem]:
+    """Endless reproducible solvable problems, never one whose key is in `exclude`. With `orders` > 1 each
+    problem comes up to that many times, its numbers in distinct orders (the first as drawn): a small preset
+    (organism: 827 training-side problems) then gives more distinct traces than it has problems."""
     from countdown.generate import iter_problems
 
     for problem in iter_problems(seed=seed, preset=preset, split=PROBLEM_SPLIT, exclude=exclude):
         if problem.key in exclude:  # the generator promises this; a leak would poison the evaluation
             raise RuntimeError(f"problem {problem.id} {problem.key} is in the excluded set")
         yield problem
+        others = sorted(set(itertools.permutations(problem.numbers)) - {tuple(problem.numbers)})
+        random.Random(f"{seed}|orders|{problem.id}").shuffle(others)
+        for k, numbers in enumerate(others[:orders - 1], 1):
+            yield replace(problem, id=f"{problem.id}-o{k}", numbers=list(numbers))
 
 
 def load_exclude(paths: Sequence[str]) -> set[tuple]:
@@ -154,7 +161,8 @@ def settings_of(config: "BuildConfig", condition: Condition) -> dict[str, Any]:
             "style": config.style if config.source == "synth" else None,
             "tokenizer": str(config.tokenizer) if config.tokenizer else None,
             "model": config.model if config.source == "llm" else None,
-            "exclude": sorted(str(p) for p in config.exclude)}
+            "exclude": sorted(str(p) for p in config.exclude),
+            **({"orders": config.orders} if config.orders > 1 else {})}  # sets built before --orders stay valid
 
 
 def read_manifest(out: Path) -> dict[str, Any]:
@@ -191,7 +199,7 @@ def build_one(config: "BuildConfig", condition: Condition, exclude: set[tuple], 
 
     started = time.time()
     total = config.num + config.validation
-    problems = problem_stream(config.seed, config.problem_preset, exclude)
+    problems = problem_stream(config.seed, config.problem_preset, exclude, config.orders)
     if config.source == "synth":
         share = correct_share(condition, config.correct_share)
         plan = (planned_outcomes(config.num, share, config.seed, "train")
@@ -266,6 +274,9 @@ exit codes: 0 built (or already built), 1 a set failed verification, 2 bad input
     all_conditions: bool = option(False, "build every condition", aliases=("--all",))
     list_conditions: bool = option(False, "list the conditions and exit", aliases=("--list",))
     num: int = option(1000, "traces per condition (1000 in the paper)")
+    orders: int = option(1, "use each problem up to N times, its numbers in distinct orders (1: each problem once, "
+                         "as in the paper; more lets a small preset such as organism give more distinct traces "
+                         "than it has problems)", metavar="N")
     validation: int = option(0, "also write a validation split of this many traces on further problems, "
                              "OUT/<condition>.validation.* (200 in the paper)", metavar="N")
     correct_share: str = option("all", "share of traces whose answer is correct; the rest end on a wrong answer "
@@ -294,6 +305,8 @@ exit codes: 0 built (or already built), 1 a set failed verification, 2 bad input
             raise InputError("give one of --condition, --behavior, --all, --list")
         if self.num < 1:
             raise InputError(f"--num must be >= 1, got {self.num}")
+        if not 1 <= self.orders <= 24:
+            raise InputError(f"--orders must be in 1..24 (the orders of 4 numbers), got {self.orders}")
         if self.validation < 0:
             raise InputError(f"--validation must be >= 0, got {self.validation}")
         parse_share(self.correct_share)

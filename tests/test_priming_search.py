@@ -7,6 +7,7 @@ verified the sets with, is not used here.
 """
 from __future__ import annotations
 
+import itertools
 import json
 import re
 from pathlib import Path
@@ -133,3 +134,37 @@ def test_a_search_needs_a_problem_space_it_can_search(tmp_path, capsys, argv):
     out = tmp_path / "out"
     code, _, err = run(build.main, argv + ["--out", out], capsys)
     assert code == 2 and "error: " in err and not out.exists()
+
+
+def test_orders_give_more_distinct_searches_than_the_preset_has_problems(tmp_path, capsys):
+    """--orders 6: each organism problem up to six times, its numbers reordered, so 1,000 all-correct searches
+    come from fewer than 827 problems, each order once, none of them held out, the first order as drawn."""
+    stream, plain = build.problem_stream(0, "organism", set(), orders=6), build.problem_stream(0, "organism", set())
+    for _ in range(20):
+        drawn = next(plain)
+        group = [next(stream) for _ in range(len(set(itertools.permutations(drawn.numbers))))]  # 3 for 1 1 7
+        assert group[0] == drawn and {p.key for p in group} == {drawn.key}
+        assert len({tuple(p.numbers) for p in group}) == len(group)
+
+    test = tmp_path / "test.jsonl"
+    from countdown.export import write_jsonl
+    from countdown.generate import generate_problems
+
+    held_out = generate_problems(64, seed=0, preset="organism", split="test")
+    write_jsonl(held_out, test)
+    out = tmp_path / "out"
+    code, _, err = run(build.main, ["--condition", "all_strategies", "--style", "search", "--preset", "organism",
+                                    "--template", "compact", "--num", "1000", "--orders", "6", "--exclude", test,
+                                    "--out", out, "--quiet"], capsys)
+    assert code == 0, err
+    built = rows(out, "all_strategies")
+    orders = {(tuple(r["numbers"]), r["target"]) for r in built}
+    problems = {(tuple(sorted(r["numbers"])), r["target"]) for r in built}
+    assert len(built) == len(orders) == 1000 and len(problems) < 827
+    assert not problems & {p.key for p in held_out}
+    assert all(attempts_of(r)[-1][2] == "is" for r in built)
+    entry = json.loads((out / "manifest.json").read_text())["conditions"]["all_strategies"]
+    assert entry["settings"]["orders"] == 6
+
+    code, _, err = run(build.main, ["--condition", "all_strategies", "--orders", "0", "--out", out], capsys)
+    assert code == 2 and "--orders" in err
