@@ -87,6 +87,8 @@ results/<condition>.csv, figures/, report.md."""
     n_test: int = option(64, "held-out evaluation problems")
     n_pretrain: int = option(2000, "direct-answer examples that teach the base model the format")
     n_priming: int = option(200, "problems per priming set")
+    priming_orders: int = option(1, "priming.build --orders: each problem up to N times, its numbers reordered "
+                                 "(1: each once, as in the paper)", metavar="N")
     correct_share: str = option("all", "priming.build --correct-share: all, paper (the paper's unfiltered "
                                 "shares) or P", metavar="all|paper|P")
     priming_style: str = option("prose", "priming.build --style: prose (every behavior a condition asks for) or "
@@ -280,7 +282,7 @@ def stage_priming(out: Path, config: ReproduceConfig) -> dict[str, Any]:
     built, failed = build(BuildConfig(condition=list(config.conditions), num=config.n_priming, seed=config.seed,
                                       problem_preset=config.problem_preset, correct_share=config.correct_share,
                                       style=config.priming_style, template=config.template,
-                                      exclude=[str(problems_path(out, "test"))], out=str(out / "priming")))
+                                      orders=config.priming_orders, exclude=[str(problems_path(out, "test"))], out=str(out / "priming")))
     if failed:
         raise RuntimeError(f"priming sets failed verification: {', '.join(failed)}")
     return {c: entry["counts"].get("rows") for c, entry in built.items()}

@@ -147,6 +147,19 @@ def test_priming_stage_builds_the_asked_correctness_mix(tmp_path):
         ReproduceConfig.from_preset("smoke", out=str(tmp_path), correct_share="2")
 
 
+def test_priming_stage_reorders_numbers_when_asked(tmp_path):
+    """--priming-orders reaches priming.build: the sets reuse problems in other number orders, never twice the
+    same order, and none of them is a held-out problem."""
+    config = ReproduceConfig.from_preset("smoke", out=str(tmp_path), priming_orders=3, conditions=["all_strategies"])
+    reproduce.stage_problems(tmp_path, config)
+    reproduce.stage_priming(tmp_path, config)
+    rows = read_rows(tmp_path / "priming" / "all_strategies.jsonl")
+    keys = [(tuple(sorted(r["numbers"])), r["target"]) for r in rows]
+    assert len({(tuple(r["numbers"]), r["target"]) for r in rows}) == len(rows) > len(set(keys))
+    held_out = {(tuple(sorted(r["numbers"])), r["target"]) for r in read_rows(reproduce.problems_path(tmp_path, "test"))}
+    assert not held_out & set(keys)
+
+
 def _frame(accuracy: dict[str, tuple[float, float]], behaviors: dict[str, tuple[float, float]]):
     """Results rows at steps 0 and 40: accuracy and (verification = backtracking) counts per condition."""
     import pandas as pd
