@@ -80,6 +80,7 @@ def outcome_text(frame, config: Any, seconds: float | None = None,
         row = frame[(frame["condition"] == c) & (frame["step"] == summaries[c].last_step)].iloc[0]
         return float(row[avg].sum())
 
+    size = f"{parameters / 1e6:.1f}M-parameter" if parameters else f"rl.tiny '{config.model_size}'"
     transferred = None
     if "all_strategies" in summaries and "negative_control" in summaries:
         rich, plain = behaviors_at_end("all_strategies"), behaviors_at_end("negative_control")
@@ -100,18 +101,18 @@ def outcome_text(frame, config: Any, seconds: float | None = None,
             _se(end["all_strategies"], n) ** 2 + _se(end["negative_control"], n) ** 2)
         incorrect_keeps_up = end["incorrect_only"] - end["all_strategies"] > -2 * math.sqrt(
             _se(end["incorrect_only"], n) ** 2 + _se(end["all_strategies"], n) ** 2)
+        scale = (f"At this scale ({size} model trained from scratch, {steps} GRPO steps, {n} held-out samples "
+                 "per checkpoint) that is not evidence against the paper either; it is what the demo measured.")
         if primed_wins and incorrect_keeps_up:
             claim = ("In this toy run the direction matches the paper: priming with the behaviors helped, and "
                      "priming with wrong-answer traces that show them did about as well.")
+        elif primed_wins:
+            claim = ("This toy run reproduces half of the paper's effect: behavior priming ended clearly above the "
+                     "no-behavior control, but incorrect-only priming ended clearly below correct priming. " + scale)
         else:
-            claim = ("This toy run does not reproduce the paper's effect: " +
-                     ("behavior priming did not end clearly above the no-behavior control"
-                      if not primed_wins else "incorrect-only priming ended clearly below correct priming") +
-                     ". At this scale (a few-million-parameter model trained from scratch, "
-                     f"{steps} GRPO steps, {n} held-out samples per checkpoint) that is not evidence "
-                     "against the paper either; it is what the demo measured.")
+            claim = ("This toy run does not reproduce the paper's effect: behavior priming did not end clearly above "
+                     "the no-behavior control. " + scale)
     timing = f" The whole run took {seconds / 60:.1f} minutes." if seconds else ""
-    size = f"{parameters / 1e6:.1f}M-parameter" if parameters else f"rl.tiny '{config.model_size}'"
     if config.base_model and not config.pretrain:
         origin = f"the ready base model `{config.base_model}`"
     elif config.corpus is not None:

@@ -119,6 +119,19 @@ def test_outcome_text_is_honest_about_noise():
     assert "10.0 minutes" in text
 
 
+def test_outcome_text_says_which_half_of_the_effect_it_reproduced():
+    """Primed far above the control but incorrect-only far below: the claim names the half that held."""
+    import pandas as pd
+
+    rows = [{"condition": c, "step": step, "accuracy": acc, "response_length": 50.0,
+             **{col: 0.0 for col in RESULTS_COLUMNS[2:10]}}
+            for c, accs in {"negative_control": (0.10, 0.14), "all_strategies": (0.33, 0.58),
+                            "incorrect_only": (0.03, 0.08)}.items() for step, acc in zip((0, 40), accs)]
+    text = outcome_text(pd.DataFrame(rows), ReproduceConfig.from_preset("organism", out="x"), parameters=1_016_960)
+    assert "reproduces half of the paper's effect" in text and "incorrect-only priming ended clearly below" in text
+    assert "1.0M-parameter model trained from scratch, 40 GRPO steps, 256 held-out samples" in text
+
+
 def test_outcome_text_when_nothing_is_solved():
     import pandas as pd
 
