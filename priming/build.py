@@ -62,10 +62,11 @@ def problem_stream(seed: int, preset: str, exclude: set[tuple], orders: int = 1)
         if problem.key in exclude:  # the generator promises this; a leak would poison the evaluation
             raise RuntimeError(f"problem {problem.id} {problem.key} is in the excluded set")
         yield problem
-        others = sorted(set(itertools.permutations(problem.numbers)) - {tuple(problem.numbers)})
-        random.Random(f"{seed}|orders|{problem.id}").shuffle(others)
-        for k, numbers in enumerate(others[:orders - 1], 1):
-            yield replace(problem, id=f"{problem.id}-o{k}", numbers=list(numbers))
+        if orders > 1:
+            others = sorted(set(itertools.permutations(problem.numbers)) - {tuple(problem.numbers)})
+            random.Random(f"{seed}|orders|{problem.id}").shuffle(others)
+            for k, numbers in enumerate(others[:orders - 1], 1):
+                yield replace(problem, id=f"{problem.id}-o{k}", numbers=list(numbers))
 
 
 def load_exclude(paths: Sequence[str]) -> set[tuple]:
