@@ -282,7 +282,8 @@ def stage_priming(out: Path, config: ReproduceConfig) -> dict[str, Any]:
     built, failed = build(BuildConfig(condition=list(config.conditions), num=config.n_priming, seed=config.seed,
                                       problem_preset=config.problem_preset, correct_share=config.correct_share,
                                       style=config.priming_style, template=config.template,
-                                      orders=config.priming_orders, exclude=[str(problems_path(out, "test"))], out=str(out / "priming")))
+                                      orders=config.priming_orders, exclude=[str(problems_path(out, "test"))],
+                                      out=str(out / "priming")))
     if failed:
         raise RuntimeError(f"priming sets failed verification: {', '.join(failed)}")
     return {c: entry["counts"].get("rows") for c, entry in built.items()}

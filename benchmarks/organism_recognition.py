@@ -40,10 +40,10 @@ def teacher_forced(model_dir: str, problems: list) -> dict[str, list[float]]:
 
     tokenizer = AutoTokenizer.from_pretrained(model_dir)
     model = AutoModelForCausalLM.from_pretrained(model_dir).eval()
-    word = {tokenizer.convert_tokens_to_ids(w): w for w in ("is", "not")}
-    if len(word) != 2 or tokenizer.unk_token_id in word:
-        raise SystemExit(f"error: {model_dir}'s tokenizer has no single tokens for 'is' and 'not' (an organism model?)")
-    IS, NOT = (next(k for k, w in word.items() if w == name) for name in ("is", "not"))
+    IS, NOT = tokenizer.convert_tokens_to_ids(["is", "not"])
+    if IS == NOT or tokenizer.unk_token_id in (IS, NOT):
+        raise SystemExit(f"error: {model_dir}'s tokenizer has no single tokens for 'is' and 'not' "
+                         "(not an organism model)")
     margins: dict[str, list[float]] = {"hit": [], "miss": []}
     for problem in problems:
         search = compact.search_trace(problem, wrong=False, rng=random.Random(0))   # a correct search: rng unused
@@ -54,7 +54,7 @@ def teacher_forced(model_dir: str, problems: list) -> dict[str, list[float]]:
         with torch.no_grad():
             logits = model(torch.tensor([ids])).logits[0]
         for i in range(1, len(ids)):
-            if ids[i] in word:   # the logits before a verdict word predict it
+            if ids[i] in (IS, NOT):   # the logits before a verdict word predict it
                 margins["hit" if ids[i] == IS else "miss"].append((logits[i - 1, IS] - logits[i - 1, NOT]).item())
     return margins
 
@@ -80,7 +80,8 @@ def sampled(traces_path: str) -> dict[str, int]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], epilog="\n\n".join(__doc__.split("\n\n")[1:]),
+    intro, _, rest = __doc__.partition("\n\n")
+    parser = argparse.ArgumentParser(description=intro, epilog=rest,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("model", help="model folder (an organism model: words tokenizer, compact prompts)")
     parser.add_argument("--problems", required=True, help="held-out problems (Problem JSONL/parquet)")
@@ -88,8 +89,14 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     from countdown.data import load_problems
+    from countdown.io import InputError
 
-    problems = load_problems(args.problems)
+    try:
+        problems = load_problems(args.problems)
+    except InputError as exc:
+        parser.error(str(exc))
+    if not (Path(args.model) / "config.json").is_file():
+        parser.error(f"{args.model}: not a model folder (no config.json)")
     margins = teacher_forced(args.model, problems)
     hits, misses = margins["hit"], margins["miss"]
     print(f"teacher-forced on {len(hits)} correct searches: logit(is) - logit(not), q10 / q50 / q90")
