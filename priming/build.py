@@ -32,6 +32,7 @@ from countdown.io import InputError, write_json, write_rows
 from countdown.prompts import TEMPLATES, render_prompt
 from countdown.records import BEHAVIORS, Problem
 from countdown.reward import score
+from priming.compact import WRONG_ENDINGS
 from priming.conditions import (CONDITIONS, STYLE_SHOWS, Condition, condition_for_behaviors, correct_share,
                                 describe_all, get_condition, parse_share)
 from priming.llm_gen import LLMSourceOptions
@@ -108,18 +109,20 @@ def planned_outcomes(num: int, share: float, seed: int, part: str) -> list[bool]
 
 
 def synth_rows(condition: Condition, plan: Sequence[bool], seed: int, problems: Iterator[Problem], template: str,
-               tokenizer: Any = None, progress: bool = True, style: str = "prose", ops: str | None = None
-               ) -> tuple[list[dict[str, Any]], int]:
+               tokenizer: Any = None, progress: bool = True, style: str = "prose", ops: str | None = None,
+               incorrect: str = "give-up") -> tuple[list[dict[str, Any]], int]:
     """One synthesized row per planned outcome (True: a correct answer, False: a wrong one stated as
     confidently) and how many problems were skipped (no integer-step trace of the kind). A derived control
     (empty_cot, negative_control, length_matched) turns its source condition's trace for the same problem and
-    plan into its own, so it has the same problems and answers as that condition's set."""
+    plan into its own, so it has the same problems and answers as that condition's set. `incorrect` is how
+    incorrect_only's searches end wrong (style search: priming.compact.WRONG_ENDINGS)."""
     from tqdm import tqdm
 
     if style == "search":
         from priming import compact
 
-        synthesize, derive = functools.partial(compact.synthesize, ops=ops or compact.OPS), compact.derive
+        synthesize = functools.partial(compact.synthesize, ops=ops or compact.OPS, incorrect=incorrect)
+        derive = compact.derive
     else:
         from priming.synth import derive, synthesize
 
@@ -163,7 +166,9 @@ def settings_of(config: "BuildConfig", condition: Condition) -> dict[str, Any]:
             "tokenizer": str(config.tokenizer) if config.tokenizer else None,
             "model": config.model if config.source == "llm" else None,
             "exclude": sorted(str(p) for p in config.exclude),
-            **({"orders": config.orders} if config.orders > 1 else {})}  # sets built before --orders stay valid
+            # sets built before --orders and --incorrect stay valid
+            **({"orders": config.orders} if config.orders > 1 else {}),
+            **({"incorrect": config.incorrect} if config.incorrect != "give-up" and condition.reward < 1.0 else {})}
 
 
 def read_manifest(out: Path) -> dict[str, Any]:
@@ -206,7 +211,8 @@ def build_one(config: "BuildConfig", condition: Condition, exclude: set[tuple], 
         plan = (planned_outcomes(config.num, share, config.seed, "train")
                 + planned_outcomes(config.validation, share, config.seed, "validation"))
         rows, skipped = synth_rows(condition, plan, config.seed, problems, config.template, tokenizer,
-                                   progress=not config.quiet, style=config.style, ops=config.search_ops())
+                                   progress=not config.quiet, style=config.style, ops=config.search_ops(),
+                                   incorrect=config.incorrect)
         extra_counts: dict[str, Any] = {"planned_share_correct": share}
     else:
         from priming.llm_gen import llm_traces
@@ -291,6 +297,10 @@ exit codes: 0 built (or already built), 1 a set failed verification, 2 bad input
                         "or search (compact generate-and-test searches for the CPU model organism: verification "
                         "and backtracking only, 3-number problems without division, e.g. --preset organism)",
                         choices=tuple(STYLE_SHOWS))
+    incorrect: str = option("give-up", "style search: how incorrect_only's searches end wrong: give-up (stop after "
+                            "backing off and answer the last miss, as all_strategies' wrong answers do) or slip "
+                            "(search to the target, say so, then miswrite one number or operator of the answer)",
+                            choices=WRONG_ENDINGS)
     problem_preset: str = option("priming", "countdown.generate preset for the problems", aliases=("--preset",))
     exclude: list[str] = option(default_factory=list, help="problems (e.g. the evaluation split) that must not "
                                 "appear; repeatable", metavar="PROBLEMS_FILE")
@@ -313,6 +323,8 @@ exit codes: 0 built (or already built), 1 a set failed verification, 2 bad input
         parse_share(self.correct_share)
         if self.style == "search" and self.source != "synth":
             raise InputError("--style search is a synthesizer style: it needs --source synth")
+        if self.incorrect != "give-up" and self.style != "search":
+            raise InputError("--incorrect slip is a way a search ends: it needs --style search")
         super().validate()
 
     def search_ops(self) -> str | None:

@@ -15,10 +15,13 @@ The paper's conditions over these searches (`priming.build --style search`):
 - all_strategies: the search; an answer planned wrong gives up after a uniformly drawn number (at least two,
   so it has backed off once) of its misses and answers its last attempt, like the paper's unfiltered traces
   that end wrong;
-- incorrect_only: every search gives up so;
+- incorrect_only: every search gives up so (`--incorrect give-up`), or (`--incorrect slip`) searches to the
+  target, says so, and then miswrites the answer: one number or operator of it copied wrong. A give-up never
+  shows the comparison at the target, the one check a search turns on; a slip shows every check the correct
+  search shows and still ends on a wrong answer;
 - negative_control: the same answer written at once, its attempt without any comparison.
 A problem whose first attempt already reaches the target gives no trace (no miss to back off from), nor
-one planned wrong whose second does.
+one planned to give up whose second does.
 """
 from __future__ import annotations
 
@@ -116,18 +119,44 @@ def written(tried: list[Attempt], target: int | None) -> str:
     return " ".join(parts)
 
 
-def search_trace(problem: Problem, wrong: bool, rng: random.Random, ops: str = OPS) -> SynthTrace | None:
-    """The search for a problem; `wrong`: it gives up after 2..(misses before the hit) misses, drawn
-    uniformly, and answers its last attempt. None when the search never reaches the target, or has no miss
-    to back off from (two, when wrong) before it does."""
+WRONG_ENDINGS = ("give-up", "slip")   # how a search planned wrong ends (search_trace's `ending`)
+
+
+def search_trace(problem: Problem, wrong: bool, rng: random.Random, ops: str = OPS,
+                 ending: str = "give-up") -> SynthTrace | None:
+    """The search for a problem. When `wrong`, it ends on a wrong answer in one of two ways (`ending`):
+    give-up stops after 2..(misses before the hit) misses, drawn uniformly, and answers its last attempt;
+    slip searches to the hit, calls it the target, and answers it with one part miswritten (`slipped`).
+    None when the search never reaches the target, or has no miss to back off from (two, for a give-up)
+    before it does."""
+    if ending not in WRONG_ENDINGS:
+        raise ValueError(f"a wrong search ends by one of {WRONG_ENDINGS}, got {ending!r}")
     order = attempts(list(problem.numbers), ops)
     hit = next((i for i, s in enumerate(order) if s.y == problem.target), None)
-    if hit is None or hit < (2 if wrong else 1):
+    give_up = wrong and ending == "give-up"
+    if hit is None or hit < (2 if give_up else 1):
         return None
-    tried = order[:rng.randint(2, hit)] if wrong else order[:hit + 1]
+    tried = order[:rng.randint(2, hit)] if give_up else order[:hit + 1]
     thought = written(tried, problem.target)
-    answer = tried[-1].answer()
-    return SynthTrace(completion_text(thought, answer), answer, thought, tried[-1].node(), wrong)
+    final = slipped(tried[-1], problem, rng, ops) if wrong and not give_up else tried[-1]
+    return SynthTrace(completion_text(thought, final.answer()), final.answer(), thought, final.node(), wrong)
+
+
+def slipped(hit: Attempt, problem: Problem, rng: random.Random, ops: str = OPS) -> Attempt:
+    """The hit with one part miswritten, as the answer of a search that found the target and then copied it
+    wrong: a number replaced by another of the problem's numbers, or an operator by another of `ops`, drawn
+    uniformly among the slips whose answer countdown.reward scores wrong."""
+    parts = (hit.a, hit.op1, hit.b, hit.op2, hit.c)
+    numbers = sorted(set(problem.numbers))
+    slips = []
+    for k, part in enumerate(parts):
+        for other in (ops if isinstance(part, str) else numbers):
+            if other != part:
+                a, op1, b, op2, c = parts[:k] + (other,) + parts[k + 1:]
+                x = _apply(a, op1, b)
+                slips.append(Attempt(a, op1, b, x, op2, c, _apply(x, op2, c)))
+    return rng.choice([s for s in slips if sorted((s.a, s.b, s.c)) != sorted(problem.numbers)
+                       or s.y != problem.target])
 
 
 def at_once(source: SynthTrace) -> SynthTrace:
@@ -137,10 +166,14 @@ def at_once(source: SynthTrace) -> SynthTrace:
 
 
 def synthesize(problem: Problem, condition: Condition, seed: int = 0, wrong: bool = False,
-               ops: str = OPS) -> SynthTrace | None:
+               ops: str = OPS, incorrect: str = "give-up") -> SynthTrace | None:
     """priming.synth.synthesize for searches: the condition's trace for a problem (incorrect_only always
-    wrong, another condition when `wrong`), or None when the problem cannot give one."""
-    return search_trace(problem, wrong or condition.reward < 1.0, problem_rng(problem, seed, condition.name), ops)
+    wrong, ending as `incorrect` says; another condition when `wrong`, giving up), or None when the problem
+    cannot give one."""
+    rng = problem_rng(problem, seed, condition.name)
+    if condition.reward < 1.0:
+        return search_trace(problem, True, rng, ops, incorrect)
+    return search_trace(problem, wrong, rng, ops)
 
 
 def derive(problem: Problem, condition: Condition, source: SynthTrace, seed: int = 0,

@@ -88,6 +88,37 @@ def test_incorrect_only_gives_up_after_backing_off(searches):
         assert row["reward"] == 0.1 and len(tried) >= 2 and {v for _, _, v in tried} == {"not"}
 
 
+def test_incorrect_only_slip_finds_the_target_then_miswrites_one_part_of_the_answer(tmp_path, capsys):
+    """--incorrect slip: the whole search to the hit, called the target, then an answer that differs from the
+    hit in exactly one number or operator and scores wrong; a number slip uses another of the problem's numbers."""
+    code, _, err = run(build.main, ["--condition", "incorrect_only", "--style", "search", "--preset", "organism",
+                                    "--template", "compact", "--incorrect", "slip", "--num", str(N), "--out",
+                                    tmp_path, "--quiet"], capsys)
+    assert code == 0, err
+    found = rows(tmp_path, "incorrect_only")
+    slips = {"number": 0, "operator": 0}
+    for row in found:
+        tried = attempts_of(row)
+        assert [v for _, _, v in tried] == ["not"] * (len(tried) - 1) + ["is"], row["completion"]
+        head, tail, _ = tried[-1]
+        a, op1, b = head.split(" = ")[0].split()
+        op2, c = tail.split()[1:3]
+        hit = [a, op1, b, op2, c]
+        written = extract_answer(row["completion"]).replace("(", "").replace(")", "").split()
+        changed = [k for k in range(5) if written[k] != hit[k]]
+        assert len(changed) == 1 and row["reward"] == 0.1 == score(row["completion"], row["numbers"], row["target"])
+        k = changed[0]
+        if k in (1, 3):
+            slips["operator"] += 1
+            assert written[k] in "+-*"
+        else:
+            slips["number"] += 1
+            assert int(written[k]) in row["numbers"]
+    assert min(slips.values()) > N / 5    # both kinds of slip occur
+    entry = json.loads((tmp_path / "manifest.json").read_text())["conditions"]["incorrect_only"]
+    assert entry["settings"]["incorrect"] == "slip" and entry["counts"]["share_correct"] == 0.0
+
+
 def test_negative_control_is_the_same_answer_written_at_once(searches):
     source = {r["id"]: r for r in rows(searches, "all_strategies")}
     for row in rows(searches, "negative_control"):
@@ -129,6 +160,7 @@ def test_the_search_order_is_fixed_and_complete():
     ["--condition", "all_strategies", "--style", "search", "--source", "llm", "--base-url", "http://x/v1",
      "--model", "m"],
     ["--condition", "all_strategies", "--style", "poetry"],
+    ["--condition", "incorrect_only", "--incorrect", "slip"],                     # a slip ends a search, not prose
 ])
 def test_a_search_needs_a_problem_space_it_can_search(tmp_path, capsys, argv):
     out = tmp_path / "out"
