@@ -3,6 +3,7 @@ arithmetic, no held-out numbers."""
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import pytest
 
@@ -13,6 +14,7 @@ from priming import corpus
 from tests.test_priming import run
 from tests.test_priming_search import attempts_of, value
 
+ROOT = Path(__file__).resolve().parents[1]
 TRUE_STEP = re.compile(r"^(\d+) ([-+*]) (\d+) = (\d+|out)$")
 
 
@@ -58,7 +60,32 @@ def test_searches_are_the_behavior_rich_kind(tmp_path, capsys):
     assert 0.35 < right < 0.52, right   # the paper's 0.43 of unfiltered traces end right
 
 
-@pytest.mark.parametrize("argv", [["--tables", 1.5], ["--tables", 0.6, "--searches", 0.5], ["--searches", -0.1], ["--rows", 0], ["--preset", "tinyzero"], ["--template", "chat"],
+def test_a_token_budget_gives_two_kinds_the_same_tokens_over_the_same_problems(tmp_path, capsys):
+    """--tokens: the searches-only and the guesses-only corpus each stop once their completions hold the budget,
+    counted as the organism's words tokenizer splits them, so they differ in rows but not in tokens."""
+    from transformers import AutoTokenizer
+
+    budget = 20_000
+    made = {}
+    for name, searches in (("rich", 1), ("minimal", 0)):
+        out = tmp_path / f"{name}.parquet"
+        code, _, err = run(corpus.main, ["--tokens", budget, "--tables", 0, "--searches", searches, "--out", out],
+                           capsys)
+        assert code == 0, err
+        made[name] = read_rows(out)
+    assert {r["kind"] for r in made["rich"]} == {"search"} and {r["kind"] for r in made["minimal"]} == {"guess"}
+    for rows in made.values():
+        held = [corpus.count_tokens(r["completion"]) for r in rows]
+        assert budget <= sum(held) < budget + held[-1]   # the last row is the one that spends the budget
+    assert len(made["minimal"]) > 3 * len(made["rich"])  # a guess is about a fifth of a search
+    space = distribution("organism")
+    assert not any(space.held_out(tuple(sorted(r["numbers"]))) for rows in made.values() for r in rows)
+    tokenizer = AutoTokenizer.from_pretrained(ROOT / "rl" / "checkpoints" / "organism-base")
+    for r in made["rich"][:20] + made["minimal"][:20]:
+        assert corpus.count_tokens(r["text"]) == len(tokenizer(r["text"])["input_ids"]), r["text"]
+
+
+@pytest.mark.parametrize("argv", [["--tables", 1.5], ["--tables", 0.6, "--searches", 0.5], ["--searches", -0.1], ["--rows", 0], ["--tokens", 0], ["--preset", "tinyzero"], ["--template", "chat"],
                                   ["--out", "corpus.txt"]])
 def test_bad_options_exit_2(tmp_path, capsys, argv):
     argv = [tmp_path / a if a == "corpus.txt" else a for a in argv]
