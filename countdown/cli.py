@@ -200,6 +200,21 @@ def read_yaml(path: str | Path) -> dict[str, Any]:
     return {str(k).replace("-", "_"): v for k, v in data.items()}
 
 
+def preset_sources(command: str, name: str, seen: tuple[str, ...] = ()) -> list[tuple[Path, dict[str, Any]]]:
+    """A preset's (file, values), after those of the preset it names in `extends:`, the oldest first: a child
+    preset states only what it changes, and each key it gives replaces the parent's value whole."""
+    if name in seen:
+        raise InputError(f"{command} preset {name!r} extends itself ({' -> '.join(seen + (name,))})")
+    path = preset_path(command, name)
+    data = read_yaml(path)
+    parent = data.pop("extends", None)
+    if parent is None:
+        return [(path, data)]
+    if not isinstance(parent, str):
+        raise InputError(f"{path}: extends: must name a preset, got {brief(repr(parent), 80)}")
+    return preset_sources(command, parent, seen + (name,)) + [(path, data)]
+
+
 def layered_values(cls: type[CommandConfig], preset: str | None, config_file: str | Path | None
                    ) -> dict[str, Any]:
     """Values from the preset file and the config file (the later wins), checked against the fields."""
@@ -208,8 +223,7 @@ def layered_values(cls: type[CommandConfig], preset: str | None, config_file: st
     sources: list[tuple[Path, dict[str, Any]]] = []
     if cls.command:
         preset = preset or from_file.get("preset") or cls.__dataclass_fields__["preset"].default
-        path = preset_path(cls.command, preset)
-        sources.append((path, read_yaml(path)))
+        sources += preset_sources(cls.command, preset)
         values["preset"] = preset
     if config_file:
         sources.append((Path(config_file), from_file))

@@ -150,6 +150,25 @@ def _all_configs():
     return [GenerateConfig, SFTConfig, TrainConfig, EvaluateConfig, ReproduceConfig]
 
 
+def test_a_preset_extends_another_and_states_only_what_it_changes(tmp_path, monkeypatch):
+    from analysis.reproduce import ReproduceConfig
+    from countdown import cli
+
+    pair, organism = (ReproduceConfig.from_preset(name, out="x").to_dict() for name in ("organism-pair", "organism"))
+    changed = {k for k in pair if pair[k] != organism[k]}
+    assert changed == {"preset", "conditions", "cpt", "cpt_sft"} and pair["base_model"] == organism["base_model"]
+
+    (tmp_path / "reproduce").mkdir()
+    (tmp_path / "reproduce" / "a.yaml").write_text("extends: b\nseed: 3\n")
+    (tmp_path / "reproduce" / "b.yaml").write_text("extends: a\n")
+    (tmp_path / "reproduce" / "c.yaml").write_text("extends: [a]\n")
+    monkeypatch.setattr(cli, "CONFIG_DIR", tmp_path)
+    with pytest.raises(InputError, match="extends itself"):
+        ReproduceConfig.from_preset("a", out="x")
+    with pytest.raises(InputError, match="must name a preset"):
+        ReproduceConfig.from_preset("c", out="x")
+
+
 def test_help_shows_the_presets_values():
     proc = subprocess.run([sys.executable, "-m", "rl.train", "--preset", "tiny", "--help"], cwd=ROOT,
                           capture_output=True, text=True, timeout=120)
