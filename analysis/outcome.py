@@ -73,6 +73,8 @@ def outcome_text(frame, config: Any, seconds: float | None = None,
     if "incorrect_only" in end and "all_strategies" in end:
         verdicts.append(_compare("incorrect_only", end["incorrect_only"], "all_strategies",
                                  end["all_strategies"], n))
+    if "cpt_rich" in end and "cpt_minimal" in end:
+        verdicts.append(_compare("cpt_rich", end["cpt_rich"], "cpt_minimal", end["cpt_minimal"], n))
     claim = ""
     avg = [RESULTS_BEHAVIOR_COLUMNS[b][0] for b in BEHAVIORS]
 
@@ -82,11 +84,11 @@ def outcome_text(frame, config: Any, seconds: float | None = None,
 
     size = f"{parameters / 1e6:.1f}M-parameter" if parameters else f"rl.tiny '{config.model_size}'"
     transferred = None
-    if "all_strategies" in summaries and "negative_control" in summaries:
-        rich, plain = behaviors_at_end("all_strategies"), behaviors_at_end("negative_control")
+    for rich_name, plain_name in [pair for pair in PAIRS if set(pair) <= set(summaries)]:
+        rich, plain = behaviors_at_end(rich_name), behaviors_at_end(plain_name)
         transferred = rich > plain
-        verdicts.append(f"the four behaviors together: {rich:.2f} per `all_strategies` response vs {plain:.2f} "
-                        "per `negative_control` response")
+        verdicts.append(f"the four behaviors together: {rich:.2f} per `{rich_name}` response vs {plain:.2f} "
+                        f"per `{plain_name}` response")
     if all(s.max_accuracy == 0 for s in summaries.values()):
         claim = ("No condition solved a single held-out problem at any checkpoint, so this run cannot speak to "
                  "the paper's accuracy claims. " +
@@ -96,7 +98,7 @@ def outcome_text(frame, config: Any, seconds: float | None = None,
                  "and with no correct answer the only reward GRPO saw was the 0.1 for a parsable answer (a "
                  "group whose samples all score the same gets zero advantage). A bigger model, longer base "
                  "pretraining and more steps (`--preset gpu`) are what the paper's effect needs.")
-    elif len([v for v in verdicts if v.startswith("`")]) == 2:
+    elif {"all_strategies", "negative_control", "incorrect_only"} <= set(end):
         primed_wins = end["all_strategies"] - end["negative_control"] > 2 * math.sqrt(
             _se(end["all_strategies"], n) ** 2 + _se(end["negative_control"], n) ** 2)
         incorrect_keeps_up = end["incorrect_only"] - end["all_strategies"] > -2 * math.sqrt(
@@ -112,6 +114,14 @@ def outcome_text(frame, config: Any, seconds: float | None = None,
         else:
             claim = ("This toy run does not reproduce the paper's effect: behavior priming did not end clearly above "
                      "the no-behavior control. " + scale)
+    if "cpt_rich" in end and "cpt_minimal" in end and not claim.startswith("No condition"):
+        rich_wins = end["cpt_rich"] - end["cpt_minimal"] > 2 * math.sqrt(
+            _se(end["cpt_rich"], n) ** 2 + _se(end["cpt_minimal"], n) ** 2)
+        claim += (" " if claim else "") + (
+            "As in the paper's Qwen-vs-Llama and continued-pretraining comparisons, the base whose pretraining "
+            "held the behaviors ended clearly above its behavior-minimal twin under RL." if rich_wins else
+            "Unlike the paper's Qwen-vs-Llama and continued-pretraining comparisons, the base whose pretraining "
+            "held the behaviors did not end clearly above its behavior-minimal twin under RL.")
     timing = f" The whole run took {seconds / 60:.1f} minutes." if seconds else ""
     if config.base_model and not config.pretrain:
         origin = f"the ready base model `{config.base_model}`"
@@ -119,8 +129,7 @@ def outcome_text(frame, config: Any, seconds: float | None = None,
         origin = "pretrained here on the organism corpus (guesses and arithmetic tables)"
     else:
         origin = "pretrained here on direct answers only"
-    head = (f"Preset `{config.preset}`: a {size} local model, {origin}, "
-            f"primed with {len(config.conditions)} synthesizer sets ({config.priming_style} style), {steps} GRPO "
+    head = (f"Preset `{config.preset}`: a {size} local model, {origin}; {starts(config)}; {steps} GRPO "
             "steps each, "
             f"evaluated on {config.n_test} held-out problems × {samples} sample(s) per "
             f"checkpoint with the {config.judge} judge.{timing}")
@@ -133,6 +142,20 @@ def outcome_text(frame, config: Any, seconds: float | None = None,
     if targets:
         parts += ["", "The model organism's targets (docs/analysis.md), each as measured:", *targets]
     return "\n".join(parts)
+
+
+def starts(config: Any) -> str:
+    """How the conditions start GRPO, in words: priming sets, continued pretraining, the base itself."""
+    primed = config.priming_conditions()
+    parts = [f"primed with {len(primed)} synthesizer set{'s' * (len(primed) != 1)} ({config.priming_style} style"
+             + (f", incorrect_only ending by {config.incorrect}" if "incorrect_only" in primed else "") + ")"
+             ] if primed else []
+    cpt = [c for c in config.conditions if c in config.cpt]
+    if cpt:
+        parts.append(f"continued-pretrained on {len(cpt)} corpora ({', '.join(f'`{c}`' for c in cpt)})")
+    if "no_priming" in config.conditions:
+        parts.append("and, as `no_priming`, the base itself")
+    return ", ".join(parts)
 
 
 def gain(summary, n: int) -> tuple[float, float]:
@@ -153,46 +176,51 @@ class Target:
         return f"- {self.name}: {self.measured} — {'met' if self.met else 'NOT met'}."
 
 
-def organism_targets(frame, summaries: dict[str, Any], n: int) -> list[Target]:
-    """The organism's numbers to reach (docs/analysis.md), each met or not with its measurement. Needs
-    all_strategies and negative_control (incorrect_only's target only when it ran)."""
-    from countdown.records import RESULTS_BEHAVIOR_COLUMNS
+# (behavior-rich, behavior-free) pairs whose RL gains the organism's targets compare: priming with and without
+# the behaviors, and continued pretraining with and without them (the Qwen-vs-Llama analog)
+PAIRS = (("all_strategies", "negative_control"), ("cpt_rich", "cpt_minimal"))
 
-    if "all_strategies" not in summaries or "negative_control" not in summaries:
-        return []
+
+def organism_targets(frame, summaries: dict[str, Any], n: int) -> list[Target]:
+    """The organism's numbers to reach (docs/analysis.md), each met or not with its measurement, for each pair
+    of PAIRS that ran (incorrect_only's target with the priming pair, when it ran)."""
+    from countdown.records import RESULTS_BEHAVIOR_COLUMNS
 
     def behavior(c: str, b: str, step: int) -> float:
         row = frame[(frame["condition"] == c) & (frame["step"] == step)].iloc[0]
         return float(row[RESULTS_BEHAVIOR_COLUMNS[b][0]])
 
-    rich, rich_se = gain(summaries["all_strategies"], n)
-    plain, _ = gain(summaries["negative_control"], n)
     end = {c: s.end_accuracy for c, s in summaries.items()}
-    gap = end["all_strategies"] - end["negative_control"]
-    targets = [
-        Target("`all_strategies` gains ≥ 0.15 and more than 3 standard errors under GRPO", rich >= 0.15 and
-               rich > 3 * rich_se, f"{rich:+.3f} ± {rich_se:.3f}"),
-        Target("`negative_control` gains at most half as much", rich > 0 and plain <= rich / 2,
-               f"{plain:+.3f} vs {rich:+.3f}"),
-        Target("`negative_control` ends ≥ 0.10 below `all_strategies`", gap >= 0.10,
-               f"{end['negative_control']:.3f} vs {end['all_strategies']:.3f} (gap {gap:+.3f})")]
-    if "incorrect_only" in end:
-        diff = end["incorrect_only"] - end["all_strategies"]
-        targets.append(Target("`incorrect_only` ends within 0.10 of `all_strategies`", diff >= -0.10,
-                              f"{end['incorrect_only']:.3f} vs {end['all_strategies']:.3f} (difference {diff:+.3f})"))
-    kept, measured = True, []
-    for c in [c for c in ("all_strategies", "incorrect_only") if c in summaries]:
-        first, last = summaries[c].first_step, summaries[c].last_step
-        counts = {b: (behavior(c, b, first), behavior(c, b, last)) for b in ("verification", "backtracking")}
-        kept &= all(after >= 0.5 * before > 0 for before, after in counts.values())
-        measured.append(f"`{c}` " + ", ".join(f"{b} {before:.2f} → {after:.2f}"
-                                               for b, (before, after) in counts.items()))
-    targets.append(Target("primed models keep verification and backtracking through RL (each at least half the "
-                          "primed model's count per response)", kept, "; ".join(measured)))
-    control = sum(behavior("negative_control", b, summaries["negative_control"].last_step)
-                  for b in RESULTS_BEHAVIOR_COLUMNS)
-    targets.append(Target("the control stays near zero (≤ 0.10 behaviors per response)", control <= 0.10,
-                          f"{control:.2f}"))
+    targets = []
+    for rich_name, plain_name in [pair for pair in PAIRS if set(pair) <= set(summaries)]:
+        rich, rich_se = gain(summaries[rich_name], n)
+        plain, _ = gain(summaries[plain_name], n)
+        gap = end[rich_name] - end[plain_name]
+        targets += [
+            Target(f"`{rich_name}` gains ≥ 0.15 and more than 3 standard errors under GRPO",
+                   rich >= 0.15 and rich > 3 * rich_se, f"{rich:+.3f} ± {rich_se:.3f}"),
+            Target(f"`{plain_name}` gains at most half as much", rich > 0 and plain <= rich / 2,
+                   f"{plain:+.3f} vs {rich:+.3f}"),
+            Target(f"`{plain_name}` ends ≥ 0.10 below `{rich_name}`", gap >= 0.10,
+                   f"{end[plain_name]:.3f} vs {end[rich_name]:.3f} (gap {gap:+.3f})")]
+        if rich_name == "all_strategies" and "incorrect_only" in end:
+            diff = end["incorrect_only"] - end["all_strategies"]
+            targets.append(Target("`incorrect_only` ends within 0.10 of `all_strategies`", diff >= -0.10,
+                                  f"{end['incorrect_only']:.3f} vs {end['all_strategies']:.3f} "
+                                  f"(difference {diff:+.3f})"))
+        kept, measured = True, []
+        for c in [c for c in (rich_name, "incorrect_only" if rich_name == "all_strategies" else None) if c in end]:
+            first, last = summaries[c].first_step, summaries[c].last_step
+            counts = {b: (behavior(c, b, first), behavior(c, b, last)) for b in ("verification", "backtracking")}
+            kept &= all(after >= 0.5 * before > 0 for before, after in counts.values())
+            measured.append(f"`{c}` " + ", ".join(f"{b} {before:.2f} → {after:.2f}"
+                                                   for b, (before, after) in counts.items()))
+        who = "primed models keep" if rich_name == "all_strategies" else f"`{rich_name}` keeps"
+        targets.append(Target(f"{who} verification and backtracking through RL (each at least half the count per "
+                              "response before RL)", kept, "; ".join(measured)))
+        control = sum(behavior(plain_name, b, summaries[plain_name].last_step) for b in RESULTS_BEHAVIOR_COLUMNS)
+        targets.append(Target(f"`{plain_name}` stays near zero (≤ 0.10 behaviors per response)", control <= 0.10,
+                              f"{control:.2f}"))
     return targets
 
 

@@ -10,7 +10,9 @@ Stages (each leaves its artifact in OUT and a done-marker in OUT/stages/, so a r
                thought), so it produces the answer format but none of the four behaviors: our "Llama".
                The organism preset instead copies its committed checkpoint (--base-model), which --pretrain
                remakes from priming.corpus (random guesses and arithmetic tables).
- 4. sft/*      each priming condition fine-tuned into the base model (rl.sft).
+ 4. sft/*      each priming condition fine-tuned into the base model (rl.sft); cpt/* instead continues the
+               base's pretraining on a priming.corpus corpus (`cpt:` conditions), and `no_priming` has no
+               stage here: it starts GRPO from the base itself.
  5. rl/*       a short GRPO run from each primed model (rl.train).
  6. eval/*     every checkpoint sampled on the held-out problems and judged (rl.evaluate) -> one results
                table per condition.
@@ -23,8 +25,9 @@ unless the pipeline preset names another) with the pipeline's per-stage options 
 `evaluate`) on top — so what runs here is what the CLIs run, and every stage option is declared once, by
 its tool. Presets are YAML files in
 configs/reproduce/: `smoke` (about a minute; what the test runs), `organism` (the README demo: the CPU model
-organism), `tiny` (the plumbing at toy scale), `gpu` (one H100; its training and evaluation stages run in
-child processes so each returns its GPU memory).
+organism), `organism-pair` (its Qwen-vs-Llama analog: continued pretraining with and without the behaviors,
+then GRPO with no priming), `tiny` (the plumbing at toy scale), `gpu` (one H100; its training and evaluation
+stages run in child processes so each returns its GPU memory).
 """
 from __future__ import annotations
 
@@ -43,8 +46,10 @@ from typing import Any, Callable, ClassVar
 from behaviors.judges import JudgeOptions
 from countdown.cli import CommandConfig, checked_values, layered_values, option, preset_names, run_cli
 from countdown.io import InputError, atomic_path, read_rows, write_json, write_rows
+from priming.compact import WRONG_ENDINGS
 
 STAGES_DIR = "stages"
+NO_PRIMING = "no_priming"   # the condition that starts GRPO from the base model itself
 OFFLINE_ENV = {"HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1",
                "TOKENIZERS_PARALLELISM": "false", "WANDB_DISABLED": "true", "VLLM_NO_USAGE_STATS": "1"}
 
@@ -60,12 +65,16 @@ class ReproduceConfig(JudgeOptions, CommandConfig):
   smoke     whole spine in about a minute on CPU (for tests); numbers mean nothing
   organism  the README demo: the CPU model organism from its committed ~1M-parameter base (Countdown with 3
             numbers 1..9), compact search priming, 3 conditions, 40 GRPO steps, 256 held-out problems
+  organism-pair  the organism's Qwen-vs-Llama analog: its base continued-pretrained on searches (cpt_rich) or
+            on guesses (cpt_minimal) at the same token budget, then GRPO with no priming (and no_priming)
   tiny      the plumbing at toy scale: ~3M-parameter model, 3 conditions, short GRPO (solves nothing)
-  gpu       one H100: a ~25M-parameter local model, more data, 200 GRPO steps, 5 conditions
+  gpu       one H100: the organism and its pair in one run, 7 conditions, 200 GRPO steps of 64 x 8, 4 samples
+            per held-out problem
 
 examples:
   python -m analysis.reproduce --preset organism --out runs/demo    # the README demo (CPU, offline)
   python -m analysis.reproduce --preset organism --pretrain --out runs/organism-pretrain  # remake its base
+  python -m analysis.reproduce --preset organism-pair --out runs/pair  # Qwen-vs-Llama analog (CPU, ~20 min)
   python -m analysis.reproduce --preset smoke --out /tmp/smoke      # about a minute; numbers mean nothing
   python -m analysis.reproduce --preset gpu --out runs/gpu          # one H100 (not run in CI)
 
@@ -80,7 +89,9 @@ results/<condition>.csv, figures/, report.md."""
     backend: str | None = option(None, "generation backend for evaluation (default: hf on CPU, auto on a GPU)",
                                  choices=("auto", "hf", "vllm"))
     conditions: list[str] = option(default_factory=lambda: ["negative_control", "all_strategies",
-                                                            "incorrect_only"], help="priming conditions")
+                                                            "incorrect_only"],
+                                   help="conditions: priming conditions (priming.build), no_priming (GRPO from the "
+                                   "base itself), or the names given in --cpt")
     isolate: bool = option(False, "run the training and evaluation stages in child processes (frees GPU memory)")
     # problems (a countdown.generate preset); the GRPO set is steps x prompts per step of the train stage
     problem_preset: str = option("tiny", "countdown.generate preset of every problem")
@@ -91,6 +102,8 @@ results/<condition>.csv, figures/, report.md."""
                                  "(1: each once, as in the paper)", metavar="N")
     correct_share: str = option("all", "priming.build --correct-share: all, paper (the paper's unfiltered "
                                 "shares) or P", metavar="all|paper|P")
+    incorrect: str = option("give-up", "priming.build --incorrect (style search): how incorrect_only's searches "
+                            "end wrong: give-up or slip", choices=WRONG_ENDINGS)
     priming_style: str = option("prose", "priming.build --style: prose (every behavior a condition asks for) or "
                                 "search (the organism's compact generate-and-test searches)",
                                 choices=("prose", "search"))
@@ -108,6 +121,10 @@ results/<condition>.csv, figures/, report.md."""
                             choices=("bpe", "words"))
     model_dims: list[int] | None = option(None, "override the model: hidden layers heads kv_heads mlp",
                                           metavar="N")
+    cpt: dict[str, Any] = option(default_factory=dict, help="continued-pretraining conditions, "
+                                 "NAME='{priming.corpus options}': the base trained further on that corpus "
+                                 "(rl.sft with the --cpt-sft options), then GRPO with no priming; list NAME in "
+                                 "--conditions", metavar="NAME={...}")
     # each stage's own options, over that tool's preset (`preset: NAME` picks another; default tiny)
     base: dict[str, Any] = option(default_factory=lambda: dict(epochs=3, lr=2e-3, batch_size=16,
                                                                micro_batch_size=16, eval_loss=False),
@@ -121,15 +138,30 @@ results/<condition>.csv, figures/, report.md."""
                                    help="rl.train options of each GRPO run")
     evaluate: dict[str, Any] = option(default_factory=lambda: dict(n=1, max_tokens=448),
                                       help="rl.evaluate options of each checkpoint evaluation")
+    cpt_sft: dict[str, Any] = option(default_factory=lambda: dict(epochs=1, lr=1e-3, batch_size=32,
+                                                                  micro_batch_size=32, eval_loss=False),
+                                     help="rl.sft options of each continued pretraining (--cpt)")
 
     STAGES: ClassVar[dict[str, str]] = {"base": "rl.sft.SFTConfig", "sft": "rl.sft.SFTConfig",
+                                        "cpt_sft": "rl.sft.SFTConfig",
                                         "train": "rl.train.TrainConfig", "evaluate": "rl.evaluate.EvaluateConfig"}
 
     def validate(self) -> None:
-        from priming.conditions import get_condition, parse_share
+        from priming.conditions import CONDITIONS, get_condition, parse_share
 
         parse_share(self.correct_share)
-        for c in self.conditions:
+        for name, corpus in self.cpt.items():
+            if name == NO_PRIMING or name in CONDITIONS:
+                raise InputError(f"--cpt {name}: that name is a priming condition or no_priming; name the corpus "
+                                 "condition otherwise (cpt_rich, cpt_minimal, ...)")
+            if not isinstance(corpus, dict):
+                raise InputError(f"--cpt {name}: give priming.corpus options as a mapping, e.g. "
+                                 f"{name}='{{searches: 1, tables: 0}}', got {corpus!r}")
+            self.cpt_corpus(name)   # a bad corpus option fails now
+        for c in self.priming_conditions():
+            if c not in CONDITIONS:
+                raise InputError(f"unknown condition {c!r}: choose priming conditions ({', '.join(CONDITIONS)}), "
+                                 f"{NO_PRIMING}, or names given in --cpt")
             if get_condition(c).thought == "filler":
                 raise InputError(f"condition {c!r} needs the base model's tokenizer before priming; not supported "
                                  "by reproduce")
@@ -146,6 +178,19 @@ results/<condition>.csv, figures/, report.md."""
 
             checked_values(CorpusConfig, self.corpus, "--corpus")
         super().validate()
+
+    def priming_conditions(self) -> list[str]:
+        """The conditions primed with a priming.build set (neither no_priming nor a --cpt corpus)."""
+        return [c for c in self.conditions if c != NO_PRIMING and c not in self.cpt]
+
+    def cpt_corpus(self, name: str) -> Any:
+        """The priming.corpus config of a --cpt condition, written to OUT/cpt/NAME.parquet: the pipeline's
+        problems, template and seed, then the condition's own options."""
+        from priming.corpus import CorpusConfig
+
+        return CorpusConfig(**{"preset": self.problem_preset, "template": self.template, "seed": self.seed,
+                               **checked_values(CorpusConfig, self.cpt[name], f"--cpt {name}"),
+                               "out": str(Path(self.out) / "cpt" / f"{name}.parquet")})
 
     def base_source(self) -> Path | None:
         """The ready base model the base stage copies (None: it pretrains one). A relative path that does not
@@ -279,10 +324,13 @@ def stage_priming(out: Path, config: ReproduceConfig) -> dict[str, Any]:
     """Priming sets from the programmatic synthesizer (priming.build verifies each against its condition)."""
     from priming.build import BuildConfig, build
 
-    built, failed = build(BuildConfig(condition=list(config.conditions), num=config.n_priming, seed=config.seed,
+    if not config.priming_conditions():
+        return {}
+    built, failed = build(BuildConfig(condition=config.priming_conditions(), num=config.n_priming, seed=config.seed,
                                       problem_preset=config.problem_preset, correct_share=config.correct_share,
                                       style=config.priming_style, template=config.template,
-                                      orders=config.priming_orders, exclude=[str(problems_path(out, "test"))],
+                                      orders=config.priming_orders, incorrect=config.incorrect,
+                                      exclude=[str(problems_path(out, "test"))],
                                       out=str(out / "priming")))
     if failed:
         raise RuntimeError(f"priming sets failed verification: {', '.join(failed)}")
@@ -335,7 +383,7 @@ def pretrain_base(out: Path, config: ReproduceConfig) -> dict[str, Any]:
     texts = [r["prompt"] + r["completion"] for r in rows[:2000]]
     if config.tokenizer == "bpe":  # a BPE vocabulary also wants the generic Countdown phrasing
         texts = countdown_texts(seed=config.seed) + texts[:200]
-    for condition in config.conditions:  # the tokenizer should encode priming text compactly too
+    for condition in config.priming_conditions():  # the tokenizer should encode priming text compactly too
         texts += [r["completion"] for r in read_rows(set_path(out / "priming", condition))][:200]
     init, model = out / "base" / "init", out / "base" / "model"
     if not (init / "model.safetensors").is_file():
@@ -354,19 +402,46 @@ def pretrain_base(out: Path, config: ReproduceConfig) -> dict[str, Any]:
     return {"parameters": num_parameters(model), "examples": len(rows)}
 
 
+def start_model(out: Path, config: ReproduceConfig, condition: str) -> Path:
+    """The model a condition's GRPO starts from (and its step 0): the base itself for no_priming, else the
+    base after the condition's continued pretraining (cpt/NAME) or priming SFT (sft/NAME)."""
+    if condition == NO_PRIMING:
+        return out / "base" / "model"
+    return out / ("cpt" if condition in config.cpt else "sft") / condition
+
+
 def stage_sft(out: Path, config: ReproduceConfig, condition: str) -> dict[str, Any]:
     from priming.build import set_path
     from rl.sft import run_sft
 
     summary = run_sft(config.stage("sft", model=str(out / "base" / "model"),
-                                   data=str(set_path(out / "priming", condition)), out=str(out / "sft" / condition)))
+                                   data=str(set_path(out / "priming", condition)),
+                                   out=str(start_model(out, config, condition))))
     return {k: summary.get(k) for k in ("rows", "global_steps", "loss_before", "loss_after", "seconds")}
+
+
+def stage_cpt(out: Path, config: ReproduceConfig, condition: str) -> dict[str, Any]:
+    """Continued pretraining: the base trained further on the condition's priming.corpus corpus."""
+    from priming.corpus import corpus_rows, count_tokens
+    from rl.sft import run_sft
+
+    corpus = config.cpt_corpus(condition)
+    rows = corpus_rows(corpus)
+    write_rows(rows, corpus.out)
+    summary = run_sft(config.stage("cpt_sft", model=str(out / "base" / "model"), data=corpus.out,
+                                   out=str(start_model(out, config, condition))))
+    kinds = {kind: sum(r["kind"] == kind for r in rows) for kind in ("table", "search", "guess")}
+    return {"rows": len(rows), **{f"{k}_rows": n for k, n in kinds.items() if n},
+            "completion_tokens": sum(count_tokens(r["completion"]) for r in rows),
+            "tokens": sum(count_tokens(r["text"]) for r in rows),
+            **{k: summary.get(k) for k in ("global_steps", "loss_before", "loss_after", "seconds")}}
 
 
 def stage_rl(out: Path, config: ReproduceConfig, condition: str) -> dict[str, Any]:
     from rl.train import run_training
 
-    summary = run_training(config.stage("train", model=str(out / "sft" / condition), out=str(out / "rl" / condition),
+    summary = run_training(config.stage("train", model=str(start_model(out, config, condition)),
+                                        out=str(out / "rl" / condition),
                                         problems=str(problems_path(out, "train")), template=config.template))
     return {k: summary.get(k) for k in ("global_steps", "seconds", "seconds_per_step", "first_reward",
                                         "last_reward")}
@@ -379,7 +454,8 @@ def stage_eval(out: Path, config: ReproduceConfig, condition: str, backend: str)
     judge = {name: getattr(config, name) for name in JudgeOptions.__dataclass_fields__}
     evaluate_run(config.stage("evaluate", run_dir=str(out / "rl" / condition), condition=condition,
                               problems=str(problems_path(out, "test")), results=str(results_path(out, condition)),
-                              base_model=str(out / "sft" / condition), backend=backend, template=config.template,
+                              base_model=str(start_model(out, config, condition)), backend=backend,
+                              template=config.template,
                               eval_dir=str(eval_dir(out, condition)), **judge))
     rows = read_rows(results_path(out, condition))
     return {"steps": [r["step"] for r in rows], "accuracy": [r["accuracy"] for r in rows]}
@@ -391,7 +467,8 @@ def stage_figures(out: Path, config: ReproduceConfig) -> dict[str, Any]:
     from priming.build import manifest_path
 
     frame = load_results(result_paths(out, config), list(config.conditions))
-    results = make_figures(frame, out / "figures", load_manifests([manifest_path(out / "priming")]),
+    manifests = [manifest_path(out / "priming")] if config.priming_conditions() else []
+    results = make_figures(frame, out / "figures", load_manifests(manifests),
                            paper_reference=False)
     return {r.name: [str(p) for p in r.paths] or r.skipped for r in results}
 
@@ -454,12 +531,15 @@ def reproduce(config: ReproduceConfig) -> Path:
 
     backend = config.backend or ("auto" if torch.cuda.is_available() else "hf")
     conditions = config.conditions
-    pipe = Pipeline(out, total=3 + 3 * len(conditions) + 2, force=config.force, isolate=config.isolate)
+    prepared = [c for c in conditions if c != NO_PRIMING]   # each has an SFT or a continued pretraining
+    pipe = Pipeline(out, total=3 + len(prepared) + 2 * len(conditions) + 2, force=config.force,
+                    isolate=config.isolate)
     pipe.run("problems", stage_problems, out, config, artifact="problems/{test,train,pretrain}.jsonl")
     pipe.run("priming", stage_priming, out, config, artifact="priming/<condition>.jsonl, manifest.json")
     pipe.run("base", stage_base, out, config, artifact="base/model", isolated=True)
-    for c in conditions:
-        pipe.run(f"sft/{c}", stage_sft, out, config, c, artifact=f"sft/{c}", isolated=True)
+    for c in prepared:
+        kind, stage = ("cpt", stage_cpt) if c in config.cpt else ("sft", stage_sft)
+        pipe.run(f"{kind}/{c}", stage, out, config, c, artifact=f"{kind}/{c}", isolated=True)
     for c in conditions:
         pipe.run(f"rl/{c}", stage_rl, out, config, c, artifact=f"rl/{c}", isolated=True)
     for c in conditions:

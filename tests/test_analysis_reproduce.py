@@ -196,7 +196,8 @@ def test_targets_are_stated_met_when_the_numbers_reach_them():
     targets = text.split("targets (docs/analysis.md), each as measured:")[1]
     assert "NOT met" not in targets and targets.count("— met") == 6
     assert "+0.350 ± 0.036" in targets           # sqrt(.1*.9/256 + .45*.55/256) = 0.0363
-    assert "the ready base model `rl/checkpoints/organism-base`" in text and "(search style)" in text
+    assert "the ready base model `rl/checkpoints/organism-base`" in text
+    assert "primed with 3 synthesizer sets (search style, incorrect_only ending by slip)" in text
 
 
 def test_targets_say_which_are_not_met():
@@ -221,3 +222,25 @@ def test_base_model_must_be_a_model_folder_and_the_preset_path_is_the_repository
     config = ReproduceConfig.from_preset("organism", out="run")
     assert (config.base_source() / "model.safetensors").is_file()
     assert ReproduceConfig.from_preset("organism", out="run", pretrain=True).base_source() is None
+
+
+@pytest.mark.parametrize("values, message", [
+    ({"conditions": ["cpt_other"]}, "unknown condition 'cpt_other'"),                # not given in --cpt
+    ({"cpt": {"all_strategies": {"searches": 1}}}, "is a priming condition"),
+    ({"cpt": {"cpt_rich": 3}}, "as a mapping"),
+    ({"cpt": {"cpt_rich": {"searches": 2}}}, "must be shares"),                      # priming.corpus's own check
+    ({"cpt": {"cpt_rich": {"pages": 2}}}, "unknown option"),
+])
+def test_continued_pretraining_conditions_are_checked_before_any_work(tmp_path, values, message):
+    with pytest.raises(InputError, match=message):
+        ReproduceConfig.from_preset("organism-pair", out=str(tmp_path / "run"), **values)
+    assert not (tmp_path / "run").exists()
+
+
+def test_conditions_start_grpo_from_the_base_its_sft_or_its_continued_pretraining(tmp_path):
+    config = ReproduceConfig.from_preset("gpu", out=str(tmp_path))
+    assert config.priming_conditions() == ["negative_control", "all_strategies", "incorrect_only", "empty_cot"]
+    starts = {c: reproduce.start_model(tmp_path, config, c).relative_to(tmp_path).as_posix() for c in config.conditions}
+    assert starts["no_priming"] == "base/model" and starts["cpt_rich"] == "cpt/cpt_rich"
+    assert starts["incorrect_only"] == "sft/incorrect_only"
+    assert config.cpt_corpus("cpt_minimal").out == str(tmp_path / "cpt" / "cpt_minimal.parquet")

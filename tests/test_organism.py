@@ -84,3 +84,29 @@ def test_organism_preset_runs_from_the_committed_base(tmp_path):
     assert "the ready base model `rl/checkpoints/organism-base`" in report
     assert "The model organism's targets" in report and "`negative_control` gains at most half" in report
     assert (out / "base" / "model" / "model.safetensors").stat().st_size == (BASE / "model.safetensors").stat().st_size
+
+
+@pytest.mark.slow
+def test_organism_pair_preset_continues_pretraining_at_one_token_budget(tmp_path):
+    """The organism-pair preset, cut to seconds: no_priming starts GRPO from the committed base itself,
+    cpt_rich and cpt_minimal from the base trained further on searches or on guesses holding the same completion
+    tokens; the report states the pair's targets and the continued-pretraining figure is drawn."""
+    from analysis import reproduce
+
+    out = tmp_path / "run"
+    reproduce.main(["--preset", "organism-pair", "--out", str(out), "--n-test", "16",
+                    "--cpt", "cpt_rich={tokens: 3000, tables: 0, searches: 1}",
+                    "cpt_minimal={tokens: 3000, tables: 0, searches: 0}",
+                    "--train", "steps=2", "save_steps=2", "prompts_per_step=4", "num_generations=2",
+                    "max_completion_length=40", "--evaluate", "max_tokens=40"])
+    info = {c: json.loads((out / "stages" / f"cpt__{c}.json").read_text())["info"] for c in ("cpt_rich", "cpt_minimal")}
+    assert info["cpt_rich"]["search_rows"] == info["cpt_rich"]["rows"] and "guess_rows" not in info["cpt_rich"]
+    assert info["cpt_minimal"]["guess_rows"] == info["cpt_minimal"]["rows"] > 3 * info["cpt_rich"]["rows"]
+    assert all(3000 <= i["completion_tokens"] < 3300 for i in info.values())   # one budget, spent by the last row
+    assert not (out / "priming" / "manifest.json").exists() and not (out / "sft").exists()
+    evaluated = json.loads((out / "eval" / "no_priming" / "settings.json").read_text())
+    assert Path(evaluated["base_model"]) == out / "base" / "model"
+    report = (out / "report.md").read_text(encoding="utf-8")
+    assert "continued-pretrained on 2 corpora (`cpt_minimal`, `cpt_rich`), and, as `no_priming`, the base" in report
+    assert "`cpt_minimal` gains at most half as much" in report and "`cpt_rich` keeps verification" in report
+    assert (out / "figures" / "continued_pretraining.png").is_file()
