@@ -1,11 +1,13 @@
 """The CPU model organism over several seeds: each seed is one full `analysis.reproduce --preset organism` run
 (priming sets, SFT, GRPO, held-out draw and sampling all follow the seed; the committed base checkpoint is the
-same for every seed unless --pretrain is passed through). Prints each condition's GRPO gain per seed with its
+same for every seed unless --pretrain is passed through), or of `--preset organism-pair` (the continued-
+pretraining corpora follow the seed too). Prints each condition's GRPO gain per seed with its
 standard error, then mean ± sd over the seeds, and how many seeds met each of the organism's targets. Nothing
 is asserted; docs/analysis.md records what it printed.
 
     python benchmarks/organism_seeds.py                                   # seeds 0 1 2, about 30 min each
     python benchmarks/organism_seeds.py --seeds 3 4 --out runs/seeds      # more seeds, same folders
+    python benchmarks/organism_seeds.py --preset organism-pair --out runs/pair-seeds   # the Qwen-vs-Llama analog
     python benchmarks/organism_seeds.py -- --train steps=100              # anything after -- goes to reproduce
 
 A finished seed's folder is reused (reproduce resumes), so an interrupted benchmark continues where it stopped.
