@@ -18,6 +18,11 @@ def _se(p: float, n: int) -> float:
     return math.sqrt(max(p * (1 - p), 1e-12) / max(n, 1))
 
 
+def _above(pa: float, pb: float, n: int) -> bool:
+    """pa ended clearly above pb: by more than two standard errors of the difference (n samples each)."""
+    return pa - pb > 2 * math.sqrt(_se(pa, n) ** 2 + _se(pb, n) ** 2)
+
+
 def _compare(a: str, pa: float, b: str, pb: float, n: int) -> str:
     if pa == pb == 0:
         return f"`{a}` and `{b}` both solved none of the {n} held-out samples"
@@ -84,7 +89,7 @@ def outcome_text(frame, config: Any, seconds: float | None = None,
 
     size = f"{parameters / 1e6:.1f}M-parameter" if parameters else f"rl.tiny '{config.model_size}'"
     transferred = None
-    for rich_name, plain_name in [pair for pair in PAIRS if set(pair) <= set(summaries)]:
+    for rich_name, plain_name in pairs_in(summaries):
         rich, plain = behaviors_at_end(rich_name), behaviors_at_end(plain_name)
         transferred = rich > plain
         verdicts.append(f"the four behaviors together: {rich:.2f} per `{rich_name}` response vs {plain:.2f} "
@@ -99,10 +104,8 @@ def outcome_text(frame, config: Any, seconds: float | None = None,
                  "group whose samples all score the same gets zero advantage). A bigger model, longer base "
                  "pretraining and more steps (`--preset gpu`) are what the paper's effect needs.")
     elif {"all_strategies", "negative_control", "incorrect_only"} <= set(end):
-        primed_wins = end["all_strategies"] - end["negative_control"] > 2 * math.sqrt(
-            _se(end["all_strategies"], n) ** 2 + _se(end["negative_control"], n) ** 2)
-        incorrect_keeps_up = end["incorrect_only"] - end["all_strategies"] > -2 * math.sqrt(
-            _se(end["incorrect_only"], n) ** 2 + _se(end["all_strategies"], n) ** 2)
+        primed_wins = _above(end["all_strategies"], end["negative_control"], n)
+        incorrect_keeps_up = not _above(end["all_strategies"], end["incorrect_only"], n)
         scale = (f"At this scale ({size} model trained from scratch, {steps} GRPO steps, {n} held-out samples "
                  "per checkpoint) that is not evidence against the paper either; it is what the demo measured.")
         if primed_wins and incorrect_keeps_up:
@@ -115,8 +118,7 @@ def outcome_text(frame, config: Any, seconds: float | None = None,
             claim = ("This toy run does not reproduce the paper's effect: behavior priming did not end clearly above "
                      "the no-behavior control. " + scale)
     if "cpt_rich" in end and "cpt_minimal" in end and not claim.startswith("No condition"):
-        rich_wins = end["cpt_rich"] - end["cpt_minimal"] > 2 * math.sqrt(
-            _se(end["cpt_rich"], n) ** 2 + _se(end["cpt_minimal"], n) ** 2)
+        rich_wins = _above(end["cpt_rich"], end["cpt_minimal"], n)
         claim += (" " if claim else "") + (
             "As in the paper's Qwen-vs-Llama and continued-pretraining comparisons, the base whose pretraining "
             "held the behaviors ended clearly above its behavior-minimal twin under RL." if rich_wins else
@@ -181,6 +183,11 @@ class Target:
 PAIRS = (("all_strategies", "negative_control"), ("cpt_rich", "cpt_minimal"))
 
 
+def pairs_in(conditions) -> list[tuple[str, str]]:
+    """The PAIRS both of whose conditions ran."""
+    return [pair for pair in PAIRS if set(pair) <= set(conditions)]
+
+
 def organism_targets(frame, summaries: dict[str, Any], n: int) -> list[Target]:
     """The organism's numbers to reach (docs/analysis.md), each met or not with its measurement, for each pair
     of PAIRS that ran (incorrect_only's target with the priming pair, when it ran)."""
@@ -192,7 +199,7 @@ def organism_targets(frame, summaries: dict[str, Any], n: int) -> list[Target]:
 
     end = {c: s.end_accuracy for c, s in summaries.items()}
     targets = []
-    for rich_name, plain_name in [pair for pair in PAIRS if set(pair) <= set(summaries)]:
+    for rich_name, plain_name in pairs_in(summaries):
         rich, rich_se = gain(summaries[rich_name], n)
         plain, _ = gain(summaries[plain_name], n)
         gap = end[rich_name] - end[plain_name]

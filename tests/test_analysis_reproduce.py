@@ -244,3 +244,23 @@ def test_conditions_start_grpo_from_the_base_its_sft_or_its_continued_pretrainin
     assert starts["no_priming"] == "base/model" and starts["cpt_rich"] == "cpt/cpt_rich"
     assert starts["incorrect_only"] == "sft/incorrect_only"
     assert config.cpt_corpus("cpt_minimal").out == str(tmp_path / "cpt" / "cpt_minimal.parquet")
+
+
+def test_the_pairs_targets_are_the_primings_stated_for_continued_pretraining():
+    """organism-pair: cpt_rich against cpt_minimal, with no incorrect_only target; a rich twin that does not
+    pull away is said so."""
+    from analysis.outcome import outcome_text
+
+    config = ReproduceConfig.from_preset("organism-pair", out="x")
+    frame = _frame({"no_priming": (0.06, 0.10), "cpt_minimal": (0.06, 0.10), "cpt_rich": (0.36, 0.69)},
+                   {"no_priming": (0.0, 0.0), "cpt_minimal": (0.0, 0.0), "cpt_rich": (8.7, 12.4)})
+    text = outcome_text(frame, config)
+    targets = text.split("each as measured:")[1].strip().splitlines()
+    assert len(targets) == 5 and all(t.endswith("— met.") for t in targets) and "incorrect_only" not in text
+    assert targets[0].startswith("- `cpt_rich` gains ≥ 0.15") and "+0.330 ±" in targets[0]
+    assert "ended clearly above its behavior-minimal twin" in text
+
+    frame = _frame({"cpt_minimal": (0.06, 0.35), "cpt_rich": (0.36, 0.40)},
+                   {"cpt_minimal": (0.0, 0.0), "cpt_rich": (8.7, 2.0)})
+    text = outcome_text(frame, config)
+    assert text.count("NOT met") == 4 and "did not end clearly above its behavior-minimal twin" in text
