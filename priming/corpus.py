@@ -99,14 +99,14 @@ def corpus_rows(config: CorpusConfig) -> list[dict[str, Any]]:
     guesses = 1.0 - config.tables - config.searches
     if config.tokens is None:   # exactly the shares of --rows, in a shuffled order
         n_tables, n_searches = round(config.tables * config.rows), round(config.searches * config.rows)
-        kinds: Iterable[str] = ["table"] * n_tables + ["search"] * n_searches + ["guess"] * (config.rows - n_tables
-                                                                                             - n_searches)
+        kinds = ["table"] * n_tables + ["search"] * n_searches + ["guess"] * (config.rows - n_tables - n_searches)
         rng.shuffle(kinds)
+        stream: Iterable[str] = kinds
     else:                       # each row's kind drawn by the shares, until the token budget is spent
-        kinds = (rng.choices(("table", "search", "guess"), (config.tables, config.searches, guesses))[0]
-                 for _ in itertools.count())
+        stream = (rng.choices(("table", "search", "guess"), (config.tables, config.searches, guesses))[0]
+                  for _ in itertools.count())
     rows, tokens = [], 0
-    for i, kind in enumerate(kinds):
+    for i, kind in enumerate(stream):
         rows.append(corpus_row(kind, i, problems, rng, ops, config.template))
         tokens += count_tokens(rows[-1]["completion"])
         if config.tokens is not None and tokens >= config.tokens:
@@ -144,7 +144,8 @@ def main(argv: list[str] | None = None) -> int:
     write_rows(rows, config.out)
     counts = ", ".join(f"{sum(r['kind'] == kind for r in rows)} {name}"
                        for kind, name in (("guess", "guesses"), ("table", "tables"), ("search", "searches")))
-    print(f"wrote {len(rows)} rows ({counts}) to {config.out}")
+    tokens = sum(count_tokens(r["completion"]) for r in rows)
+    print(f"wrote {len(rows)} rows ({counts}; {tokens:,} completion tokens) to {config.out}")
     return 0
 
 
