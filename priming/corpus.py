@@ -22,7 +22,7 @@ are (the continued-pretraining pair of docs/analysis.md: searches against guesse
 
     python -m priming.corpus --rows 128000 --tables 0.5 --out runs/organism/base.parquet
     python -m priming.corpus --rows 128000 --tables 0.5 --searches 0.5 --out runs/organism/rich.parquet
-    python -m priming.corpus --tokens 2000000 --tables 0 --searches 1 --out runs/organism/cpt_rich.parquet
+    python -m priming.corpus --tokens 3000000 --tables 0 --searches 1 --out runs/organism/cpt_rich.parquet
 """
 from __future__ import annotations
 
@@ -59,8 +59,8 @@ class CorpusConfig(CommandConfig):
     epilog = """examples:
   python -m priming.corpus --rows 128000 --tables 0.5 --out runs/organism/base.parquet
   python -m priming.corpus --rows 128000 --tables 0.5 --searches 0.5 --out runs/organism/rich.parquet
-  python -m priming.corpus --tokens 2000000 --tables 0 --searches 1 --out runs/organism/cpt_rich.parquet
-  python -m priming.corpus --tokens 2000000 --tables 0 --searches 0 --out runs/organism/cpt_minimal.parquet"""
+  python -m priming.corpus --tokens 3000000 --tables 0 --searches 1 --out runs/organism/cpt_rich.parquet
+  python -m priming.corpus --tokens 3000000 --tables 0 --searches 0 --out runs/organism/cpt_minimal.parquet"""
 
     out: str = option(help="output file (.parquet or .jsonl)", output="file")
     rows: int = option(128_000, "rows to write (the probe's base: 2,000 steps of 64)")
