@@ -18,16 +18,20 @@ def _se(p: float, n: int) -> float:
     return math.sqrt(max(p * (1 - p), 1e-12) / max(n, 1))
 
 
+def _diff_se(pa: float, pb: float, n: int) -> float:
+    """Standard error of pa - pb, two independent shares of n samples each."""
+    return math.sqrt(_se(pa, n) ** 2 + _se(pb, n) ** 2)
+
+
 def _above(pa: float, pb: float, n: int) -> bool:
     """pa ended clearly above pb: by more than two standard errors of the difference (n samples each)."""
-    return pa - pb > 2 * math.sqrt(_se(pa, n) ** 2 + _se(pb, n) ** 2)
+    return pa - pb > 2 * _diff_se(pa, pb, n)
 
 
 def _compare(a: str, pa: float, b: str, pb: float, n: int) -> str:
     if pa == pb == 0:
         return f"`{a}` and `{b}` both solved none of the {n} held-out samples"
-    diff = pa - pb
-    se = math.sqrt(_se(pa, n) ** 2 + _se(pb, n) ** 2)
+    diff, se = pa - pb, _diff_se(pa, pb, n)
     if abs(diff) > 2 * se:
         word = "higher" if diff > 0 else "lower"
         return (f"`{a}` ended {word} than `{b}` ({pa:.3f} vs {pb:.3f}, difference {diff:+.3f}, more than two "
@@ -61,7 +65,7 @@ def outcome_text(frame, config: Any, seconds: float | None = None,
     lines = []
     for s in summaries.values():
         change = s.end_accuracy - s.start_accuracy
-        moved = abs(change) > 2 * math.sqrt(_se(s.start_accuracy, n) ** 2 + _se(s.end_accuracy, n) ** 2)
+        moved = abs(change) > 2 * _diff_se(s.start_accuracy, s.end_accuracy, n)
         last = frame[(frame["condition"] == s.condition) & (frame["step"] == s.last_step)].iloc[0]
         behaviors = ", ".join(f"{b.replace('_', ' ')} {last[RESULTS_BEHAVIOR_COLUMNS[b][0]]:.2f}"
                               for b in BEHAVIORS)
@@ -164,7 +168,7 @@ def gain(summary, n: int) -> tuple[float, float]:
     """A series' accuracy change, last minus first checkpoint, and its standard error (two independent samples
     of n)."""
     start, end = summary.start_accuracy, summary.end_accuracy
-    return end - start, math.sqrt(_se(start, n) ** 2 + _se(end, n) ** 2)
+    return end - start, _diff_se(start, end, n)
 
 
 @dataclass(frozen=True)
